@@ -1,0 +1,1 @@
+"""Learning rules as plain functions (BPTT over refinement steps, Hebbian, Counter-Hebb, FA/DFA)."""

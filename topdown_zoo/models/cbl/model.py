@@ -1,0 +1,342 @@
+"""Contextual Backpropagation Loops (Fein-Ashley, CBL paper sections 3.3–3.6).
+
+A CBL model wraps a backbone ``F`` given as ordered stages f⁽¹⁾…f⁽ᴸ⁺¹⁾ (eq. 2):
+
+* τ = 0: a plain forward pass, y⁽⁰⁾ = F(x) (eq. 5);
+* context z⁽τ⁾ = g(y⁽τ⁾), a learned map of the output (eqs. 3, 6);
+* refinement of every tapped stage output h⁽ˡ⁾ (eq. 7)::
+
+      h⁽ˡ⁾ ← α·h⁽ˡ⁾ + (1 − α)·ψ⁽ˡ⁾(h⁽ˡ⁾, z⁽τ⁾)
+
+* recomputation of the output from the refined states (eq. 8), repeated T times.
+
+How the refinement propagates. Each step τ+1 is one bottom-up sweep from the lowest tapped
+stage to the output: a tapped stage's pre-refinement state h⁽ˡ⁾ in eq. 7 is the bottom-up value
+computed from the *already refined* stages below it (for the lowest tap it is the input-driven
+value, which does not change across steps). Refining early layers therefore changes everything
+above them, every adapter influences y⁽τ⁺¹⁾ and receives a gradient — unlike the public
+reference code, whose conv adapters are applied to states that never reach the output.
+Stages below the lowest tap are computed once per input.
+
+Inference with ``tolerance > 0`` stops refining an example once its output moves by less than
+``tolerance`` (max-abs change of y between consecutive steps: eq. 11's fixed-point criterion);
+the loop is a ``keras.ops.while_loop`` that exits when every example has converged.
+Training always unrolls all T steps and minimises Σ_τ λ_τ ℓ(y⁽τ⁾, y*) (eq. 9, BPTT).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import keras
+from keras import ops
+
+from topdown_zoo.errors import TopdownZooError
+from topdown_zoo.layers.adapters import ADAPTERS, make_adapter
+from topdown_zoo.layers.backbones import DEFAULT_TAPS, make_backbone
+from topdown_zoo.learning.bptt import resolve_step_weights, step_weighted_loss
+
+_PACKAGE = "topdown_zoo"
+
+
+class _StagedModel(keras.Model):
+    """A backbone's stages applied in order; shared by the baseline and the CBL model."""
+
+    def __init__(self, backbone: str = "standard_cnn", backbone_config: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.backbone_config = dict(backbone_config or {})
+        stages = make_backbone(backbone, dtype=self.dtype_policy, **self.backbone_config)
+        self.stage_names = [name for name, _ in stages]
+        self.stage_layers = [layer for _, layer in stages]
+
+    def _apply_stages(self, h, start: int, stop: int, training=None):
+        for layer in self.stage_layers[start:stop]:
+            h = layer(h, training=training)
+        return h
+
+    def _build_stages(self, input_shape) -> list[tuple]:
+        """Builds every stage; returns the output shape of each."""
+        shape = (None,) + tuple(input_shape)[1:]
+        shapes = []
+        h = keras.KerasTensor(shape, dtype=self.compute_dtype)
+        for layer in self.stage_layers:
+            h = layer(h)
+            shapes.append(tuple(h.shape))
+        return shapes
+
+    def _as_float32(self, y):
+        return ops.cast(y, "float32")
+
+    def get_config(self):
+        return {**super().get_config(), "backbone": self.backbone, "backbone_config": self.backbone_config}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class FeedforwardClassifier(_StagedModel):
+    """The paper's feed-forward baseline (StandardCNN / ResNet-18): y = F(x), one pass."""
+
+    iterations = 0
+
+    def build(self, input_shape):
+        self._build_stages(input_shape)
+        self.built = True
+
+    def call(self, x, training=None):
+        return self._as_float32(self._apply_stages(x, 0, len(self.stage_layers), training))
+
+    def refine(self, x, training=False) -> list:
+        """Per-step outputs for API parity with CBL: a single step, [y⁽⁰⁾]."""
+        return [self(x, training=training)]
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CBLModel(_StagedModel):
+    """A backbone with Contextual Backpropagation Loops.
+
+    Args:
+        backbone: ``"standard_cnn"`` or ``"resnet18"`` (see :mod:`topdown_zoo.layers.backbones`).
+        backbone_config: keyword arguments of the backbone factory (``num_classes``, ...).
+        iterations: T, the number of refinement steps (eq. 7–8); 0 gives the plain backbone.
+        alpha: α of eq. 7 in [0, 1]; 0 replaces a state by its refined version (the paper's default).
+        alpha_trainable: learn one α per tap (parametrised as a sigmoid, initialised at ``alpha``).
+        adapter: ``"gating"`` (σ(Wz+b)⊙h, default), ``"film"`` or ``"concat"`` (concat + 1×1 conv).
+        taps: names of the stages whose outputs get feedback; default: every conv block/stage.
+        step_weights: λ_τ of eq. 9: ``"uniform"`` (default), ``"last"`` or T+1 numbers.
+        tolerance: inference stops refining an example once max|y⁽τ⁺¹⁾−y⁽τ⁾| < tolerance
+            (0 = always run T steps).
+        context_dim: size of the context vector z.
+        context_input: what g reads: ``"softmax"`` of the logits (default) or the raw ``"logits"``.
+    """
+
+    def __init__(
+        self,
+        backbone: str = "standard_cnn",
+        backbone_config: dict | None = None,
+        iterations: int = 2,
+        alpha: float = 0.0,
+        alpha_trainable: bool = False,
+        adapter: str = "gating",
+        taps: Sequence[str] | None = None,
+        step_weights="uniform",
+        tolerance: float = 0.0,
+        context_dim: int = 64,
+        context_input: str = "softmax",
+        **kwargs,
+    ):
+        super().__init__(backbone=backbone, backbone_config=backbone_config, **kwargs)
+        self.iterations = _check_int("iterations", iterations, low=0)
+        self.alpha = _check_float("alpha", alpha, 0.0, 1.0)
+        self.alpha_trainable = bool(alpha_trainable)
+        if adapter not in ADAPTERS:
+            raise TopdownZooError(f"adapter={adapter!r} is not allowed; use one of: {', '.join(ADAPTERS)}")
+        self.adapter = adapter
+        taps = list(taps) if taps is not None else list(DEFAULT_TAPS[backbone])
+        unknown = [t for t in taps if t not in self.stage_names[:-1]]
+        if unknown or not taps:
+            raise TopdownZooError(
+                f"taps={taps!r} is not allowed; choose one or more of: {', '.join(self.stage_names[:-1])}"
+            )
+        self.taps = [name for name in self.stage_names if name in taps]  # bottom-up order
+        self.step_weights = step_weights if isinstance(step_weights, str) else [float(w) for w in step_weights]
+        self._lambdas = resolve_step_weights(self.step_weights, self.iterations)
+        self.tolerance = _check_float("tolerance", tolerance, 0.0, math.inf)
+        self.context_dim = _check_int("context_dim", context_dim, low=1)
+        if context_input not in ("softmax", "logits"):
+            raise TopdownZooError(f"context_input={context_input!r} is not allowed; use 'softmax' or 'logits'")
+        self.context_input = context_input
+
+        self._tap_index = {name: i for i, name in enumerate(self.stage_names) if name in self.taps}
+        self.first_tap = min(self._tap_index.values())
+        self.context = keras.layers.Dense(self.context_dim, activation="tanh", dtype=self.dtype_policy, name="context")
+        self.adapters = [make_adapter(self.adapter, name=f"adapter_{name}") for name in self.taps]
+
+    # ---------------------------------------------------------------- building
+    def build(self, input_shape):
+        shapes = self._build_stages(input_shape)
+        self.context.build(shapes[-1])
+        z_shape = (None, self.context_dim)
+        for adapter, tap in zip(self.adapters, self.taps):
+            adapter.build(shapes[self._tap_index[tap]], z_shape)
+        if self.alpha_trainable:
+            a = min(max(self.alpha, 1e-3), 1 - 1e-3)
+            self.alpha_logits = self.add_weight(
+                shape=(len(self.taps),),
+                initializer=keras.initializers.Constant(math.log(a / (1 - a))),
+                name="alpha_logits",
+            )
+        self.built = True
+
+    # ---------------------------------------------------------------- dynamics
+    def mixing_weights(self) -> list:
+        """α for each tap (a tensor when learnable)."""
+        if self.alpha_trainable:
+            alphas = ops.sigmoid(self.alpha_logits)
+            return [alphas[i] for i in range(len(self.taps))]
+        return [self.alpha] * len(self.taps)
+
+    def context_vector(self, y):
+        """z = g(y) (eqs. 3 and 6)."""
+        y = ops.cast(y, self.compute_dtype)
+        return self.context(ops.softmax(y, axis=-1) if self.context_input == "softmax" else y)
+
+    @staticmethod
+    def blend(h, refined, alpha):
+        """Eq. 7: α·h + (1 − α)·ψ(h, z)."""
+        alpha = ops.cast(alpha, h.dtype)
+        return alpha * h + (1.0 - alpha) * refined
+
+    def _sweep(self, h_bottom, z, training=None):
+        """One bottom-up pass from the lowest tap to the output; refines taps when z is given."""
+        h = h_bottom
+        alphas = self.mixing_weights()
+        k = 0
+        for i in range(self.first_tap, len(self.stage_layers)):
+            h = self.stage_layers[i](h, training=training)
+            if z is not None and i in self._tap_index.values():
+                h = self.blend(h, self.adapters[k](h, z), alphas[k])
+                k += 1
+        return self._as_float32(h)
+
+    def _bottom(self, x, training=None):
+        return self._apply_stages(x, 0, self.first_tap, training)
+
+    def refine(self, x, training=False, iterations: int | None = None) -> list:
+        """Per-step outputs [y⁽⁰⁾, …, y⁽ᵀ⁾] (unrolled). At inference with ``tolerance > 0`` an
+        example's output stops changing once it has converged, so ``refine(x)[-1] == model(x)``."""
+        steps_to_run = self.iterations if iterations is None else _check_int("iterations", iterations, low=0)
+        h_bottom = self._bottom(x, training)
+        y = self._sweep(h_bottom, None, training)
+        outputs = [y]
+        done = None
+        early_stop = self.tolerance > 0 and not training
+        for _ in range(steps_to_run):
+            y_new = self._sweep(h_bottom, self.context_vector(y), training)
+            if early_stop:
+                y_new, done = self._freeze_converged(y, y_new, done)
+            y = y_new
+            outputs.append(y)
+        return outputs
+
+    def _freeze_converged(self, y, y_new, done):
+        if done is not None:
+            y_new = ops.where(done[:, None], y, y_new)
+        converged = ops.max(ops.abs(y_new - y), axis=-1) < self.tolerance
+        done = converged if done is None else ops.logical_or(done, converged)
+        return y_new, done
+
+    def refine_until_converged(self, x):
+        """Inference loop of eq. 11 as a ``while_loop``: returns (y, number of refinement steps run)."""
+        h_bottom = self._bottom(x, False)
+        y0 = self._sweep(h_bottom, None, False)
+        if self.iterations == 0:
+            return y0, ops.convert_to_tensor(0, "int32")
+        done0 = ops.zeros(ops.shape(y0)[:1], dtype="bool")
+
+        def cond(step, y, done):
+            return ops.logical_and(step < self.iterations, ops.logical_not(ops.all(done)))
+
+        def body(step, y, done):
+            y_new = self._sweep(h_bottom, self.context_vector(y), False)
+            y_new = ops.where(done[:, None], y, y_new)
+            if self.tolerance > 0:
+                done = ops.logical_or(done, ops.max(ops.abs(y_new - y), axis=-1) < self.tolerance)
+            return step + 1, y_new, done
+
+        step, y, _ = ops.while_loop(cond, body, (ops.convert_to_tensor(0, "int32"), y0, done0))
+        return y, step
+
+    def call(self, x, training=None):
+        if training:
+            return self.refine(x, training=True)[-1]
+        return self.refine_until_converged(x)[0]
+
+    # ---------------------------------------------------------------- training (eq. 9)
+    @property
+    def step_loss_weights(self) -> list[float]:
+        return list(self._lambdas)
+
+    def bptt_loss(self, y, steps, sample_weight=None):
+        """Σ_τ λ_τ ℓ(y⁽τ⁾, y*) (eq. 9) with the compiled loss ℓ, plus regularisation losses."""
+        step_losses = [self._compile_loss(y, y_tau, sample_weight) for y_tau in steps]
+        total = step_weighted_loss(step_losses, self._lambdas)
+        for extra in self.losses:
+            total = total + self._aggregate_additional_loss(extra)
+        return total
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            steps = self.refine(x, training=True)
+            loss = self.bptt_loss(y, steps, sample_weight)
+            self._track_loss(loss, x)
+            scaled = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        steps = self.refine(x, training=False)
+        self._track_loss(self.bptt_loss(y, steps, sample_weight), x)
+        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
+
+    def _track_loss(self, loss, x):
+        from keras.src.losses import loss as loss_module
+
+        self._loss_tracker.update_state(
+            loss_module.unscale_loss_for_distribution(loss), sample_weight=ops.shape(x)[0]
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "iterations": self.iterations,
+            "alpha": self.alpha,
+            "alpha_trainable": self.alpha_trainable,
+            "adapter": self.adapter,
+            "taps": list(self.taps),
+            "step_weights": self.step_weights,
+            "tolerance": self.tolerance,
+            "context_dim": self.context_dim,
+            "context_input": self.context_input,
+        }
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not (isinstance(value, float) and value.is_integer()):
+        raise TopdownZooError(f"{name}={value!r} is not allowed; it must be an integer >= {low}")
+    value = int(value)
+    if value < low:
+        raise TopdownZooError(f"{name}={value} is not allowed; it must be an integer >= {low}")
+    return value
+
+
+def _check_float(name: str, value, low: float, high: float) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TopdownZooError(f"{name}={value!r} is not allowed; it must be a number in [{low}, {high}]") from None
+    if not low <= value <= high:
+        raise TopdownZooError(f"{name}={value} is not allowed; it must be in [{low}, {high}]")
+    return value
+
+
+def build_cbl(input_shape, **config) -> CBLModel:
+    """Registry builder: a built CBL model for one example of ``input_shape``."""
+    model = CBLModel(**config)
+    model.build((None,) + tuple(input_shape))
+    return model
+
+
+def build_feedforward(input_shape, **config) -> FeedforwardClassifier:
+    """Registry builder: the built feed-forward baseline."""
+    model = FeedforwardClassifier(**config)
+    model.build((None,) + tuple(input_shape))
+    return model
+
+
+build_cbl.model_class = CBLModel
+build_feedforward.model_class = FeedforwardClassifier

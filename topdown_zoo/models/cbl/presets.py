@@ -1,0 +1,51 @@
+"""Registry entries of the CBL family and their feed-forward baselines (CBL paper, section 4).
+
+``paper_results`` quote the paper's own numbers (Tables 1–2, section 4.3); they were not
+measured by this project. Our measured numbers live in each model's ``hub/<name>/metrics.json``.
+"""
+from topdown_zoo.data.mnist5k import PREPROCESSING as MNIST5K_PREP
+from topdown_zoo.data.tfds_benchmarks import CIFAR10_PREPROCESSING, IMAGENET_PREPROCESSING, SPEECH_PREPROCESSING
+from topdown_zoo.registry import ModelSpec
+
+PAPER = "Fein-Ashley, Contextual Backpropagation Loops: Amplifying Deep Reasoning with Iterative Top-Down Feedback (2025)"
+_CBL = "topdown_zoo.models.cbl.model:build_cbl"
+_FF = "topdown_zoo.models.cbl.model:build_feedforward"
+_EVAL = "topdown_zoo.evaluation:evaluate_classifier"
+_CBL_DEFAULTS = {"iterations": 2, "alpha": 0.0, "adapter": "gating"}
+_SMALL_CNN = {"num_classes": 10, "widths": [16, 32, 64, 128], "dense_units": 128}
+
+
+def _pair(dataset_tag, dataset, input_shape, backbone, backbone_config, preprocessing, *, ff_name, paper_ff=None,
+          paper_cbl=None, weights=None, input_range=None, what=""):
+    common = dict(dataset=dataset, input_shape=input_shape, preprocessing=preprocessing, evaluator=_EVAL,
+                  paper=PAPER, family="cbl", weights=weights, input_range=input_range)
+    cbl_name = f"cbl-{ff_name.split('-', 1)[1]}" if ff_name.startswith("standard-") else f"cbl-{ff_name}"
+    return [
+        ModelSpec(name=ff_name, builder=_FF, recipe=f"{ff_name}.yaml",
+                  config={"backbone": backbone, "backbone_config": backbone_config},
+                  description=f"feed-forward {what} baseline on {dataset_tag} (the paper's StandardCNN)",
+                  paper_results=paper_ff or {}, **common),
+        ModelSpec(name=cbl_name, builder=_CBL, recipe=f"{cbl_name}.yaml",
+                  config={"backbone": backbone, "backbone_config": backbone_config, **_CBL_DEFAULTS},
+                  description=f"{what} with Contextual Backpropagation Loops (T=2, gating adapters) on {dataset_tag}",
+                  paper_results=paper_cbl or {}, **common),
+    ]
+
+
+PRESETS = [
+    *_pair("CIFAR-10", "cifar10", (32, 32, 3), "standard_cnn", {"num_classes": 10}, CIFAR10_PREPROCESSING,
+           ff_name="standard-cnn-cifar10", what="StandardCNN", input_range=(0.0, 1.0),
+           paper_ff={"accuracy": "78.13 ± 0.46 % (5 runs, Table 1)"},
+           paper_cbl={"accuracy": "80.65 ± 0.37 % (5 runs, Table 1)"}),
+    *_pair("Speech Commands (12 TFDS labels)", "speech_commands", (98, 64, 1), "standard_cnn", {"num_classes": 12},
+           SPEECH_PREPROCESSING, ff_name="standard-cnn-speechcommands", what="StandardCNN",
+           paper_ff={"accuracy": "88.07 % (35 classes, section 4.3)"},
+           paper_cbl={"accuracy": "91.24 % (35 classes, section 4.3)"}),
+    *_pair("ImageNet-1k", "imagenet2012", (224, 224, 3), "resnet18", {"num_classes": 1000, "stem": "imagenet"},
+           IMAGENET_PREPROCESSING, ff_name="resnet18-imagenet", what="ResNet-18",
+           paper_ff={"top1": "75.25 ± 0.12 % (5 runs, Table 2)"},
+           paper_cbl={"top1": "76.11 ± 0.07 % (5 runs, Table 2)"}),
+    *_pair("mnist5k (5,000 real MNIST digits, offline)", "mnist5k", (28, 28, 1), "standard_cnn", _SMALL_CNN,
+           MNIST5K_PREP, ff_name="standard-cnn-mnist5k", what="StandardCNN (half width)", weights="hub",
+           input_range=(0.0, 1.0)),
+]
