@@ -53,13 +53,15 @@ class GatingAdapter(keras.layers.Layer):
 class FiLMAdapter(keras.layers.Layer):
     """Feature-wise linear modulation ψ(h, z) = (1 + γ(z)) ⊙ h + β(z).
 
-    γ and β are linear maps of z initialised at zero, so the adapter starts as the identity.
+    γ and β are linear maps of z initialised small (N(0, 0.01²)) with zero bias, so the
+    adapter starts close to the identity while the context still receives a gradient.
     """
 
     def build(self, h_shape, z_shape):
         channels = int(h_shape[-1])
-        self.scale = keras.layers.Dense(channels, kernel_initializer="zeros", dtype=self.dtype_policy, name="scale")
-        self.shift = keras.layers.Dense(channels, kernel_initializer="zeros", dtype=self.dtype_policy, name="shift")
+        small = keras.initializers.RandomNormal(stddev=0.01)
+        self.scale = keras.layers.Dense(channels, kernel_initializer=small, dtype=self.dtype_policy, name="scale")
+        self.shift = keras.layers.Dense(channels, kernel_initializer=small, dtype=self.dtype_policy, name="shift")
         self.scale.build(tuple(z_shape))
         self.shift.build(tuple(z_shape))
 
@@ -74,7 +76,8 @@ class ConcatConvAdapter(keras.layers.Layer):
     """Concatenation + 1×1 convolution: ψ(h, z) = W·[h; tile(z)] + b (a dense layer for vectors).
 
     The kernel is initialised so that the h→output block is the identity and the z block is
-    zero: the adapter starts as the identity and learns how much context to mix in.
+    small (N(0, 0.01²)): the adapter starts close to the identity, learns how much context to
+    mix in, and the context still receives a gradient.
     """
 
     def build(self, h_shape, z_shape):
@@ -85,7 +88,8 @@ class ConcatConvAdapter(keras.layers.Layer):
 
         def identity_then_zero(shape, dtype=None):
             eye = ops.eye(channels, dtype=dtype)
-            kernel = ops.concatenate([eye, ops.zeros((context, channels), dtype=dtype)], axis=0)
+            small = keras.random.normal((context, channels), stddev=0.01, dtype=dtype)
+            kernel = ops.concatenate([eye, small], axis=0)
             return ops.reshape(kernel, shape)
 
         if self._is_map:

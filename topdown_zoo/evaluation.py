@@ -1,0 +1,36 @@
+"""Default evaluator: top-1 accuracy on the entry's own test data, per refinement step."""
+from __future__ import annotations
+
+import numpy as np
+
+from topdown_zoo.registry import ModelSpec
+
+
+def evaluate_classifier(model, spec: ModelSpec, *, smoke: bool = False, batch_size: int = 256, split: str = "test",
+                        data_options: dict | None = None, **_) -> dict[str, float]:
+    """Accuracy of the final output, and of every step ``accuracy_step<k>`` for models with ``refine``.
+
+    Returns ``{"accuracy": ..., "accuracy_step0": ..., ..., "examples": N}``.
+    """
+    from topdown_zoo.data import load_dataset
+
+    ds = load_dataset(spec.dataset, split, smoke=smoke, **(data_options or {})).batch(batch_size)
+    correct_final = 0
+    correct_steps: list[int] | None = None
+    total = 0
+    for x, y in ds:
+        y = np.asarray(y)
+        final = np.asarray(model(x, training=False))
+        correct_final += int((final.argmax(-1) == y).sum())
+        if hasattr(model, "refine") and getattr(model, "iterations", 0):
+            steps = [np.asarray(s) for s in model.refine(x)]
+            hits = [int((s.argmax(-1) == y).sum()) for s in steps]
+            correct_steps = hits if correct_steps is None else [a + b for a, b in zip(correct_steps, hits)]
+        total += len(y)
+    if total == 0:
+        raise ValueError(f"the {split} split of {spec.dataset} is empty")
+    metrics = {"accuracy": correct_final / total}
+    for k, hits in enumerate(correct_steps or []):
+        metrics[f"accuracy_step{k}"] = hits / total
+    metrics["examples"] = total
+    return metrics
