@@ -1,0 +1,111 @@
+"""Shared pieces of the ConvRNN family: an "anytime" classifier read out at every time step,
+trained on a weighted sum of the per-step cross-entropies (BPTT through the unrolled steps).
+
+Subclasses implement ``_unroll(x, training, iterations) -> [logits_0, …, logits_{T−1}]``;
+``refine(x)`` returns that list, ``model(x)`` the last step's logits. Step weights:
+
+* ``"uniform"``: the mean of the T per-step losses (BL/BLT: a readout loss at every step);
+* ``"last"``: only the final step;
+* ``"geometric"``: L = Σ_{t=1..T} γ^t L_t (the feedback network's loss, Zamir et al. 2017), with
+  ``gamma`` = γ;
+* or an explicit list of T non-negative numbers.
+"""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from topdown_zoo.errors import TopdownZooError
+from topdown_zoo.learning.bptt import step_weighted_loss
+
+
+def check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not float(value).is_integer() or int(value) < low:
+        raise TopdownZooError(f"{name}={value!r} is not allowed; it must be an integer >= {low}")
+    return int(value)
+
+
+def resolve_time_weights(step_weights, iterations: int, gamma: float = 1.0) -> list[float]:
+    """The T loss weights of the T per-step readouts (see the module docstring)."""
+    if step_weights in (None, "uniform"):
+        return [1.0 / iterations] * iterations
+    if step_weights == "last":
+        return [0.0] * (iterations - 1) + [1.0]
+    if step_weights == "geometric":
+        return [float(gamma) ** t for t in range(1, iterations + 1)]
+    if isinstance(step_weights, str):
+        raise TopdownZooError(
+            f"step_weights={step_weights!r} is not allowed; use 'uniform', 'last', 'geometric' or {iterations} numbers")
+    weights = [float(w) for w in step_weights]
+    if len(weights) != iterations or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise TopdownZooError(
+            f"step_weights needs {iterations} non-negative numbers with a positive sum (one per time step), got {weights}")
+    return weights
+
+
+class AnytimeClassifier(keras.Model):
+    """Base class: per-step readouts, last-step output, loss over every step."""
+
+    def __init__(self, iterations: int = 4, step_weights="uniform", gamma: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.iterations = check_int("iterations", iterations, 1)
+        self.gamma = float(gamma)
+        self.step_weights = step_weights if isinstance(step_weights, str) else [float(w) for w in step_weights]
+        self._time_weights = resolve_time_weights(self.step_weights, self.iterations, self.gamma)
+
+    # subclasses: def _unroll(self, x, training, iterations) -> list of logits
+    def refine(self, x, training=False, iterations: int | None = None) -> list:
+        """Per-step logits [y_0, …, y_{T−1}] (one readout per time step)."""
+        steps = self.iterations if iterations is None else check_int("iterations", iterations, 1)
+        return [ops.cast(y, "float32") for y in self._unroll(x, training, steps)]
+
+    def call(self, x, training=None):
+        return self.refine(x, training=training)[-1]
+
+    @property
+    def step_loss_weights(self) -> list[float]:
+        return list(self._time_weights)
+
+    def step_loss(self, y, steps, sample_weight=None):
+        """Σ_t w_t ℓ(y_t, y*) with the compiled loss ℓ, plus regularisation losses."""
+        losses = [self._compile_loss(y, y_t, sample_weight) for y_t in steps]
+        total = step_weighted_loss(losses, self._time_weights)
+        for extra in self.losses:
+            total = total + self._aggregate_additional_loss(extra)
+        return total
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            steps = self.refine(x, training=True)
+            loss = self.step_loss(y, steps, sample_weight)
+            self._track_loss(loss, x)
+            scaled = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        steps = self.refine(x, training=False)
+        self._track_loss(self.step_loss(y, steps, sample_weight), x)
+        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
+
+    def _track_loss(self, loss, x):
+        from keras.src.losses import loss as loss_module
+
+        self._loss_tracker.update_state(loss_module.unscale_loss_for_distribution(loss), sample_weight=ops.shape(x)[0])
+
+    def get_config(self):
+        return {**super().get_config(), "iterations": self.iterations, "step_weights": self.step_weights,
+                "gamma": self.gamma}
+
+
+def upsample_to(h, factor: int, height: int, width: int):
+    """Nearest-neighbour upsampling by ``factor`` then a static crop to (height, width): works for
+    odd sizes (unlike UpSampling2D feedback) and exports as plain ops."""
+    if factor > 1:
+        h = ops.repeat(ops.repeat(h, factor, axis=1), factor, axis=2)
+    return h[:, :height, :width, :]
