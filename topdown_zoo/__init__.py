@@ -25,3 +25,24 @@ __all__ = [
     "DatasetError", "HubError", "InputSpecError", "ModelSpec", "RecipeError", "TopdownZooError", "UnknownModelError",
     "WeightsNotAvailableError", "__version__", "create", "export", "get_spec", "list_models", "load",
 ]
+
+
+def _register_keras_classes() -> None:
+    """Import every family package so that its Keras classes are registered: after
+    ``import topdown_zoo``, ``keras.models.load_model`` can rebuild any zoo model from a file."""
+    import importlib
+    import pkgutil
+
+    import topdown_zoo.layers  # noqa: F401
+    import topdown_zoo.models as models_pkg
+
+    for info in pkgutil.iter_modules(models_pkg.__path__):
+        if info.ispkg:
+            importlib.import_module(f"topdown_zoo.models.{info.name}")
+    from topdown_zoo.registry import all_specs
+
+    for spec in all_specs().values():  # builders' modules define the model classes
+        importlib.import_module(spec.builder.partition(":")[0])
+
+
+_register_keras_classes()

@@ -13,6 +13,10 @@ import keras
 from keras import layers
 
 _PACKAGE = "topdown_zoo"
+#: Batch-norm momentum 0.9 = PyTorch's default (momentum 0.1), which the papers' reference code
+#: uses. Keras' 0.99 leaves the moving statistics far from the data after a few hundred steps
+#: (e.g. a 10-epoch mnist5k run), so inference would disagree with training.
+BN_MOMENTUM = 0.9
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -28,9 +32,9 @@ class BasicBlock(layers.Layer):
         input_shape = tuple(input_shape)
         policy = self.dtype_policy
         self.conv1 = layers.Conv2D(self.filters, 3, self.stride, padding="same", use_bias=False, dtype=policy, name="conv1")
-        self.bn1 = layers.BatchNormalization(dtype=policy, name="bn1")
+        self.bn1 = layers.BatchNormalization(momentum=BN_MOMENTUM, dtype=policy, name="bn1")
         self.conv2 = layers.Conv2D(self.filters, 3, 1, padding="same", use_bias=False, dtype=policy, name="conv2")
-        self.bn2 = layers.BatchNormalization(dtype=policy, name="bn2")
+        self.bn2 = layers.BatchNormalization(momentum=BN_MOMENTUM, dtype=policy, name="bn2")
         self.conv1.build(input_shape)
         mid = self.conv1.compute_output_shape(input_shape)
         self.bn1.build(mid)
@@ -39,7 +43,7 @@ class BasicBlock(layers.Layer):
         self.has_projection = self.stride != 1 or int(input_shape[-1]) != self.filters
         if self.has_projection:
             self.proj = layers.Conv2D(self.filters, 1, self.stride, use_bias=False, dtype=policy, name="proj")
-            self.proj_bn = layers.BatchNormalization(dtype=policy, name="proj_bn")
+            self.proj_bn = layers.BatchNormalization(momentum=BN_MOMENTUM, dtype=policy, name="proj_bn")
             self.proj.build(input_shape)
             self.proj_bn.build(mid)
 
@@ -59,7 +63,7 @@ class BasicBlock(layers.Layer):
 def _conv_bn_relu(filters: int, prefix: str, dtype) -> list[layers.Layer]:
     return [
         layers.Conv2D(filters, 3, padding="same", use_bias=False, dtype=dtype, name=f"{prefix}_conv"),
-        layers.BatchNormalization(dtype=dtype, name=f"{prefix}_bn"),
+        layers.BatchNormalization(momentum=BN_MOMENTUM, dtype=dtype, name=f"{prefix}_bn"),
         layers.ReLU(dtype=dtype, name=f"{prefix}_relu"),
     ]
 
@@ -105,7 +109,7 @@ def resnet18(
     if stem == "imagenet":
         stem_layers = [
             layers.Conv2D(widths[0], 7, 2, padding="same", use_bias=False, dtype=dtype, name="stem_conv"),
-            layers.BatchNormalization(dtype=dtype, name="stem_bn"),
+            layers.BatchNormalization(momentum=BN_MOMENTUM, dtype=dtype, name="stem_bn"),
             layers.ReLU(dtype=dtype, name="stem_relu"),
             layers.MaxPooling2D(3, 2, padding="same", dtype=dtype, name="stem_pool"),
         ]
