@@ -5,11 +5,40 @@
 >>> model = tz.load("cbl-cnn-mnist5k")
 >>> steps = model.refine(x)          # [y(0), ..., y(T)]
 """
-from topdown_zoo.api import create, load
-from topdown_zoo.errors import (
+import os as _os
+
+# TensorFlow's C++ runtime prints start-up banners (absl, oneDNN) on stderr while it is imported.
+# Unless the user asked for them (TF_CPP_MIN_LOG_LEVEL < 2), import it with stderr silenced so
+# that the CLI's one-line errors stay one line. Python-level warnings and errors are unaffected.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _import_tensorflow_quietly() -> None:
+    import sys
+
+    if "tensorflow" in sys.modules or _os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") < "2":
+        return
+    saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        _os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        _os.dup2(saved, 2)
+        _os.close(saved)
+        _os.close(devnull)
+
+
+try:
+    _import_tensorflow_quietly()
+except OSError:  # no file descriptors to juggle (e.g. embedded interpreters)
+    pass
+
+from topdown_zoo.api import create, load  # noqa: E402
+from topdown_zoo.errors import (  # noqa: E402
     DatasetError, HubError, InputSpecError, RecipeError, TopdownZooError, UnknownModelError, WeightsNotAvailableError,
 )
-from topdown_zoo.registry import ModelSpec, get_spec, list_models
+from topdown_zoo.registry import ModelSpec, get_spec, list_models  # noqa: E402
 
 __version__ = "0.1.0"
 
