@@ -37,11 +37,15 @@ class RecurrentCNN(AnytimeClassifier):
         num_classes: readout size.
         iterations: T, time steps (the paper: 4). B runs the same pass at every step.
         step_weights, gamma: loss weights over steps (see :mod:`topdown_zoo.models.convrnn.base`).
+        bn_momentum: momentum of the per-step batch-norm moving averages (0.9: they settle within a
+            short CPU training; Keras' 0.99 leaves them far from the batch statistics after a few
+            hundred updates, which the recurrence then amplifies at inference).
     """
 
     def __init__(self, connectivity: str = "blt", widths=(32, 32), kernel_size: int = 3, num_classes: int = 10,
-                 iterations: int = 4, step_weights="uniform", gamma: float = 1.0, **kwargs):
+                 iterations: int = 4, step_weights="uniform", gamma: float = 1.0, bn_momentum: float = 0.9, **kwargs):
         super().__init__(iterations=iterations, step_weights=step_weights, gamma=gamma, **kwargs)
+        self.bn_momentum = float(bn_momentum)
         if connectivity not in CONNECTIVITY:
             raise TopdownZooError(f"connectivity={connectivity!r} is not allowed; use one of: {', '.join(CONNECTIVITY)}")
         self.connectivity = connectivity
@@ -57,7 +61,7 @@ class RecurrentCNN(AnytimeClassifier):
         self.lateral = [conv(w, f"lateral_{l}") for l, w in enumerate(self.widths)] if "l" in connectivity else []
         self.top_down = ([conv(self.widths[l], f"top_down_{l}") for l in range(n - 1)]
                          if connectivity == "blt" else [])
-        self.norms = [[keras.layers.BatchNormalization(name=f"bn_t{t}_{l}", dtype=d) for l in range(n)]
+        self.norms = [[keras.layers.BatchNormalization(momentum=self.bn_momentum, name=f"bn_t{t}_{l}", dtype=d) for l in range(n)]
                       for t in range(self.iterations)]
         self.pool = keras.layers.MaxPooling2D(2, padding="same", dtype=d)
         self.readout_pool = keras.layers.MaxPooling2D(2, padding="same", dtype=d)
@@ -110,7 +114,7 @@ class RecurrentCNN(AnytimeClassifier):
 
     def get_config(self):
         return {**super().get_config(), "connectivity": self.connectivity, "widths": list(self.widths),
-                "kernel_size": self.kernel_size, "num_classes": self.num_classes}
+                "kernel_size": self.kernel_size, "num_classes": self.num_classes, "bn_momentum": self.bn_momentum}
 
 
 def build_recurrent_cnn(input_shape, **config) -> RecurrentCNN:
