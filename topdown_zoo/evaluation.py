@@ -7,14 +7,18 @@ from topdown_zoo.registry import ModelSpec
 
 
 def evaluate_classifier(model, spec: ModelSpec, *, smoke: bool = False, batch_size: int = 256, split: str = "test",
-                        data_options: dict | None = None, **_) -> dict[str, float]:
+                        data_options: dict | None = None, verbose: int = 1, **_) -> dict[str, float]:
     """Accuracy of the final output, and of every step ``accuracy_step<k>`` for models with ``refine``.
 
     Returns ``{"accuracy": ..., "accuracy_step0": ..., ..., "examples": N}``.
     """
     from topdown_zoo.data import load_dataset
 
+    import keras
+
     ds = load_dataset(spec.dataset, split, smoke=smoke, **(data_options or {})).batch(batch_size)
+    batches = int(ds.cardinality())
+    progress = keras.utils.Progbar(batches if batches > 0 else None, verbose=verbose, unit_name="batch")
     correct_final = 0
     correct_steps: list[int] | None = None
     total = 0
@@ -27,6 +31,7 @@ def evaluate_classifier(model, spec: ModelSpec, *, smoke: bool = False, batch_si
             hits = [int((s.argmax(-1) == y).sum()) for s in steps]
             correct_steps = hits if correct_steps is None else [a + b for a, b in zip(correct_steps, hits)]
         total += len(y)
+        progress.add(1, values=[("accuracy", correct_final / total)])
     if total == 0:
         raise ValueError(f"the {split} split of {spec.dataset} is empty")
     metrics = {"accuracy": correct_final / total}
