@@ -1,0 +1,188 @@
+"""Model cards for hub folders: Hugging Face YAML front matter + intended use, loading, recipe,
+measured results (the paper's claim beside them, labelled as the paper's), limitations, citation.
+
+Only numbers from ``metrics.json`` (what a run measured) go into the results table and the
+``model-index``; the registry's ``paper_results`` are quoted as the paper's and never enter the
+``model-index``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping
+
+LICENSE = "apache-2.0"
+
+# registry dataset key -> (Hugging Face dataset id, human name)
+DATASETS = {
+    "cifar10": ("cifar10", "CIFAR-10"),
+    "imagenet2012": ("imagenet-1k", "ImageNet-1k (ILSVRC 2012)"),
+    "speech_commands": ("speech_commands", "Speech Commands"),
+    "mnist5k": ("mnist", "mnist5k (5,000 MNIST digits shipped with topdown_zoo)"),
+}
+_AUDIO = {"speech_commands"}
+
+
+def _task_tags(spec) -> tuple[str | None, str]:
+    """(pipeline_tag, model-index task type)."""
+    if spec is None:
+        return None, "other"
+    if spec.task == "classification":
+        tag = "audio-classification" if spec.dataset in _AUDIO else "image-classification"
+        return tag, tag
+    return None, spec.task or "other"
+
+
+def measured(metrics: Mapping[str, Any] | None) -> dict[str, float]:
+    """The numeric, finite top-level entries of ``metrics.json`` (``_run`` and the like dropped)."""
+    out = {}
+    for key, value in (metrics or {}).items():
+        if key.startswith("_") or isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)) and math.isfinite(float(value)):
+            out[key] = float(value)
+    return out
+
+
+def front_matter(spec=None, metrics: Mapping[str, Any] | None = None, *, model_name: str | None = None) -> str:
+    """The YAML front matter (between ``---`` lines) with a ``model-index`` of the measured metrics."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    name = model_name or (spec.name if spec is not None else "topdown_zoo model")
+    pipeline_tag, task_type = _task_tags(spec)
+    run = dict((metrics or {}).get("_run") or {})
+    dataset_key = spec.dataset if spec is not None else run.get("dataset")
+    dataset_id, dataset_name = DATASETS.get(dataset_key, (dataset_key, dataset_key))
+    tags = ["keras", "topdown-zoo", "top-down-feedback"]
+    if spec is not None:
+        tags += [spec.family, spec.task]
+    if run.get("smoke"):
+        tags.append("smoke-test")
+    eval_results = [
+        EvalResult(task_type=task_type, dataset_type=dataset_id or "unknown", dataset_name=dataset_name or "unknown",
+                   dataset_split=run.get("split", "test"), metric_type=key, metric_name=key, metric_value=value)
+        for key, value in measured(metrics).items()
+    ] if dataset_key else []
+    data = ModelCardData(
+        library_name="keras",
+        license=LICENSE,
+        tags=list(dict.fromkeys(t for t in tags if t)),
+        datasets=[dataset_id] if dataset_id else None,
+        pipeline_tag=pipeline_tag,
+        model_name=name,
+        eval_results=eval_results or None,
+    )
+    return "---\n" + data.to_yaml() + "\n---\n"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+
+
+def render(spec=None, metrics: Mapping[str, Any] | None = None, recipe: Mapping[str, Any] | None = None,
+           metadata: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,
+           repo_id: str | None = None) -> str:
+    """The whole ``README.md`` of a hub folder."""
+    import yaml
+
+    name = spec.name if spec is not None else "topdown_zoo model"
+    run = dict((metrics or {}).get("_run") or {})
+    results = measured(metrics)
+    lines = [front_matter(spec, metrics), f"# {name}", ""]
+    if spec is not None and spec.description:
+        lines += [spec.description[0].upper() + spec.description[1:] + ".", ""]
+    if run.get("smoke"):
+        lines += ["> **Smoke run.** These weights come from a few steps of training meant to test the pipeline; "
+                  "their numbers say nothing about the method.", ""]
+
+    lines += ["## Intended use", ""]
+    if spec is not None:
+        dataset = DATASETS.get(spec.dataset, (spec.dataset, spec.dataset))[1]
+        lines += [f"A research model of the `{spec.family}` family of "
+                  "topdown_zoo (neural networks with top-down feedback), "
+                  f"trained for {spec.task} on {dataset}. Use it to reproduce, analyse or fine-tune the "
+                  "method; it was not evaluated for any deployed application.", ""]
+        lines += [f"- Input: one example of shape `{list(spec.input_shape)}` ({spec.input_dtype}"
+                  + (f", values in {list(spec.input_range)}" if spec.input_range else "") + "), batch axis first."]
+        if spec.preprocessing:
+            lines += [f"- Preprocessing: `{json.dumps(dict(spec.preprocessing), default=str)}`"]
+        if overrides:
+            lines += [f"- Config overrides used in training: `{json.dumps(dict(overrides), default=str)}`"]
+        lines += [""]
+    else:
+        lines += ["A research model packaged with topdown_zoo; its architecture is in `config.json`.", ""]
+
+    lines += ["## How to load", "", "```python", "import topdown_zoo as tz", ""]
+    if spec is not None:
+        lines += [f'model = tz.load("{name}")                 # resolves, verifies sha256, loads']
+    if repo_id:
+        lines += [f'model = tz.load("hf://{repo_id}")   # this repository, any revision: revision="..."']
+    lines += ['model = tz.load("' + name + '", weights="path/to/this/folder")  # a local copy'
+              if spec is not None else 'model = topdown_zoo.hub.load_folder("path/to/this/folder")']
+    lines += ["```", "",
+              "Every file is listed with its sha256 in `SHA256SUMS` (`sha256sum -c SHA256SUMS`); the loader "
+              "refuses a file whose hash differs. The weights are a Keras `.weights.h5` file (arrays only) and "
+              "the architecture is rebuilt from `config.json`: loading runs no code from this repository.", ""]
+
+    lines += ["## Training recipe", ""]
+    if recipe:
+        if spec is not None:
+            lines += [f"Produced by `topdown-zoo train recipes/{spec.recipe}`"
+                      + (" with `--smoke`" if run.get("smoke") else "") + ":", ""]
+        lines += ["```yaml", yaml.safe_dump(dict(recipe), sort_keys=False).rstrip(), "```", ""]
+    else:
+        lines += ["Not recorded" + (f"; the registry's recipe is `recipes/{spec.recipe}`." if spec is not None else "."), ""]
+    facts = {k: run[k] for k in ("epochs", "batch_size", "precision", "strategy", "replicas", "seed",
+                                  "train_seconds", "machine") if k in run}
+    if facts:
+        lines += ["Run: " + ", ".join(f"{k} {v}" for k, v in facts.items()) + ".", ""]
+
+    lines += ["## Results", ""]
+    split = run.get("split", "test")
+    if results:
+        lines += [f"Measured by this project (`metrics.json`, {split} split"
+                  + (f" of {run['dataset']}" if run.get("dataset") else "") + "):", "",
+                  "| metric | measured (ours) |", "|---|---|"]
+        lines += [f"| {key} | {_fmt(value)} |" for key, value in results.items()]
+        lines += [""]
+    else:
+        lines += ["No measured results were recorded with these weights.", ""]
+    paper_results = dict(spec.paper_results) if spec is not None else {}
+    if paper_results:
+        lines += ["The paper's own numbers for its setting (quoted from the paper, **not** measured here; its "
+                  "dataset, schedule and model size may differ from this run):", "",
+                  "| metric | the paper's claim |", "|---|---|"]
+        lines += [f"| {key} | {value} |" for key, value in paper_results.items()]
+        lines += [""]
+
+    lines += ["## Limitations", "",
+              "- The numbers above hold for the data, preprocessing and split named here only; other inputs "
+              "(range, layout, resolution) give undefined results.",
+              "- Top-down feedback iterates: inference costs roughly one forward pass per iteration.",
+              "- A research artefact: not audited for bias, robustness or safety-critical use."]
+    if spec is not None and spec.dataset == "mnist5k":
+        lines += ["- mnist5k is a 5,000-digit subset of MNIST: its test set has 1,000 digits, so accuracies "
+                  "carry an uncertainty of about ±1 percentage point."]
+    lines += [""]
+
+    if metadata:
+        lines += ["## Details", "",
+                  ", ".join(f"{k}: {metadata[k]}" for k in ("parameter_count", "keras_version", "tensorflow_version",
+                                                            "topdown_zoo_version", "date") if k in metadata) + ".", ""]
+
+    lines += ["## Citation", ""]
+    if spec is not None and spec.paper:
+        lines += ["The method comes from:", "", f"> {spec.paper}", ""]
+    lines += ["```bibtex", "@software{topdown_zoo,", "  title = {topdown_zoo: a Keras 3 model zoo of neural networks "
+              "with top-down feedback},", "  year = {2025}", "}", "```", ""]
+    return "\n".join(lines)
+
+
+def parse_front_matter(text: str) -> dict:
+    """The YAML front matter of a card as a dict (for tests and tools)."""
+    import yaml
+
+    if not text.startswith("---\n"):
+        raise ValueError("the card has no YAML front matter")
+    end = text.index("\n---\n", 4)
+    return yaml.safe_load(text[4:end])
