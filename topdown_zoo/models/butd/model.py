@@ -565,8 +565,10 @@ class BUTDModel(keras.Model):
         out += td_pairs
         if self.weight_decay:
             out = ch.with_weight_decay(out, self.weight_decay)
-        trainable = {id(v) for v in self.trainable_variables}
-        return [(d, v) for v, d in out if id(v) in trainable]
+        # in model.trainable_variables' order: the optimizer builds its slots in that order, as
+        # Keras does when it rebuilds the optimizer of a reloaded .keras file
+        by_id = {id(v): d for v, d in out}
+        return [(by_id[id(v)], v) for v in self.trainable_variables if id(v) in by_id]
 
     def train_step(self, data):
         (inputs, y) = data[0], data[1]
