@@ -151,6 +151,11 @@ def test_package_accepts_a_training_run_dir(tmp_path):
     assert json.loads((folder / "metrics.json").read_text()) == METRICS
     assert yaml.safe_load((folder / "recipe.yaml").read_text())["model"] == NAME
     np.testing.assert_array_equal(_out(tz.load(NAME, weights=folder)), _out(model))
+    # the runner's layout (run/hub): the run directory itself loads and publishes
+    hub.package(run, run / "hub")
+    np.testing.assert_array_equal(_out(tz.load(NAME, weights=run)), _out(model))
+    listed = hub.publish(run, REPO_ID, dry_run=True)
+    assert "model.weights.h5" in {f["path"] for f in listed["files"]}
 
 
 def test_package_is_atomic_and_refuses_a_non_empty_target(tmp_path, packaged):

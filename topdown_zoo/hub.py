@@ -445,6 +445,15 @@ def _is_hub_folder(folder: Path) -> bool:
     return folder.is_dir() and (folder / WEIGHTS).is_file()
 
 
+def hub_folder_of(path: str | Path) -> Path:
+    """``path`` itself, or ``path/hub`` for a training run directory (the runner writes its
+    publishable folder there), so that a run directory can be loaded and published directly."""
+    path = Path(path)
+    if path.is_dir() and not (path / MANIFEST).is_file() and (path / "hub" / MANIFEST).is_file():
+        return path / "hub"
+    return path
+
+
 def mirror_dir() -> Path | None:
     value = os.environ.get(MIRROR_ENV)
     return Path(value).expanduser() if value else None
@@ -507,7 +516,7 @@ def resolve(spec, revision: str | None = None, weights: str | Path | None = None
     Returns None when the model has no weights anywhere and no ``hf_repo_id``.
     """
     if weights is not None:
-        path = Path(weights).expanduser()
+        path = hub_folder_of(Path(weights).expanduser())
         if path.is_dir():
             if not _is_hub_folder(path):
                 raise HubError(f"{path} is not a hub folder (no {WEIGHTS}); "
@@ -551,12 +560,13 @@ def publish(dir: str | Path, repo_id: str, revision: str | None = None, private:
             dry_run: bool = False, *, token: str | None = None, commit_message: str | None = None):
     """Upload a hub folder to the Hugging Face repo ``repo_id`` (created if needed).
 
-    The folder is verified first. The token comes from ``token=``, ``HF_TOKEN`` or the stored
+    ``dir`` is a hub folder, or a training run directory (its ``hub/`` folder is uploaded).
+    The folder is verified first; files it holds that ``SHA256SUMS`` does not list are refused. The token comes from ``token=``, ``HF_TOKEN`` or the stored
     login (``hf auth login``); it is never printed or logged. ``dry_run=True`` prints and returns
     the files that would be uploaded (name, size, sha256) without any network access.
     Returns the commit URL.
     """
-    folder = Path(dir)
+    folder = hub_folder_of(dir)
     entries = verify(folder)
     files = [(name, (folder / name).stat().st_size, digest) for name, digest in entries.items()]
     files.append((MANIFEST, (folder / MANIFEST).stat().st_size, sha256_file(folder / MANIFEST)))
