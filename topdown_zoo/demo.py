@@ -17,7 +17,7 @@ def run_demo(name: str = "cbl-cnn-mnist5k", examples: int = 8) -> dict:
     steps = [np.asarray(s) for s in model.refine(x)]
     print(f"{name}: {len(steps) - 1} refinement step(s), {len(y)} held-out digits (mnist5k test split)\n")
     print("digit  " + "  ".join(f"step {k} (p)" for k in range(len(steps))))
-    for i in range(min(examples, len(y))):
+    for i in _interesting_examples(steps, y, examples):
         cells = []
         for s in steps:
             p = np.exp(s[i] - s[i].max())
@@ -29,3 +29,11 @@ def run_demo(name: str = "cbl-cnn-mnist5k", examples: int = 8) -> dict:
     for key, value in accuracy.items():
         print(f"{key}: {value:.4f}")
     return accuracy
+
+
+def _interesting_examples(steps, y, count: int) -> list[int]:
+    """Digits whose prediction changed during refinement first, then one digit of each class."""
+    changed = np.flatnonzero(steps[0].argmax(-1) != steps[-1].argmax(-1)).tolist()
+    per_class = [int(np.flatnonzero(y == c)[0]) for c in np.unique(y)]
+    chosen = list(dict.fromkeys(changed[: count // 2] + per_class))
+    return chosen[:count]

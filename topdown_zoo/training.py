@@ -160,7 +160,7 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
     spec = get_spec(recipe["model"])
     run_dir = Path(out_dir or Path("runs") / (spec.name + ("-smoke" if smoke else "")))
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_dir / "recipe.yaml", yaml.safe_dump({**recipe, "smoke_run": smoke}, sort_keys=False))
+    write_atomic(run_dir / "recipe.yaml", yaml.safe_dump(recipe, sort_keys=False))
 
     keras.utils.set_random_seed(int(recipe["seed"]))
     keras.config.set_dtype_policy(recipe["precision"])
