@@ -30,7 +30,7 @@ from topdown_zoo.registry import get_spec, register
 REPO_ID = "testorg/cbl-tiny"
 NAME = "test-hub-cbl-tiny"
 SMALL = {"backbone_config": {"num_classes": 10, "widths": [4, 4, 8, 8], "dense_units": 8}, "context_dim": 8}
-METRICS = {"accuracy": 0.8125, "accuracy_step0": 0.75,
+METRICS = {"accuracy": 0.8125, "accuracy_step0": 0.75, "examples": 16,
            "_run": {"model": NAME, "split": "test", "dataset": "mnist5k", "smoke": True, "epochs": 1}}
 RECIPE = {"model": NAME, "epochs": 1, "overrides": {}}
 X = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
@@ -130,6 +130,7 @@ def test_package_records_overrides_and_keras_config_alone_rebuilds(tmp_path):
     model = _model(3, iterations=3)
     folder = hub.package(model, tmp_path / "it3", metrics=METRICS)
     assert json.loads((folder / "config.json").read_text())["overrides"] == {"iterations": 3}
+    assert folder.stat().st_mode & 0o755 == 0o755  # readable by all (mkdtemp makes 0700)
     loaded = hub.load_folder(folder)
     assert loaded.iterations == 3
     np.testing.assert_array_equal(_out(loaded), _out(model))
@@ -183,7 +184,7 @@ def test_card_front_matter_is_yaml_with_a_model_index_of_the_measured_metrics(pa
     for section in ("## Intended use", "## How to load", "## Training recipe", "## Results", "## Limitations",
                     "## Citation"):
         assert section in body
-    assert "| accuracy | 0.8125 |" in body
+    assert "| accuracy | 0.8125 |" in body and "16 examples" in body
     # the paper's claim is beside ours, labelled as the paper's, and never in the model-index
     assert "the paper's claim" in body and "80.65 % (CIFAR-10, Table 1)" in body
     assert "80.65" not in yaml.safe_dump(meta)

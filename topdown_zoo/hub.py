@@ -235,6 +235,7 @@ def package(model_or_run_dir, out_dir: str | Path, *, metrics: Mapping[str, Any]
                                  overrides=overrides, repo_id=spec.hf_repo_id if spec else None)
         (tmp / CARD).write_text(card)
         write_manifest(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700: a shipped or mirrored folder must be readable by all
         if out_dir.exists():
             out_dir.rmdir()  # empty (checked above)
         os.replace(tmp, out_dir)

@@ -21,6 +21,8 @@ DATASETS = {
     "mnist5k": ("mnist", "mnist5k (5,000 MNIST digits shipped with topdown_zoo)"),
 }
 _AUDIO = {"speech_commands"}
+# counts an evaluator may report beside its metrics: stated in the text, kept out of the model-index
+COUNT_KEYS = {"examples", "num_examples", "n_examples"}
 
 
 def _task_tags(spec) -> tuple[str | None, str]:
@@ -37,7 +39,7 @@ def measured(metrics: Mapping[str, Any] | None) -> dict[str, float]:
     """The numeric, finite top-level entries of ``metrics.json`` (``_run`` and the like dropped)."""
     out = {}
     for key, value in (metrics or {}).items():
-        if key.startswith("_") or isinstance(value, bool):
+        if key.startswith("_") or key in COUNT_KEYS or isinstance(value, bool):
             continue
         if isinstance(value, (int, float)) and math.isfinite(float(value)):
             out[key] = float(value)
@@ -139,9 +141,11 @@ def render(spec=None, metrics: Mapping[str, Any] | None = None, recipe: Mapping[
 
     lines += ["## Results", ""]
     split = run.get("split", "test")
+    count = next((int(metrics[k]) for k in COUNT_KEYS if isinstance((metrics or {}).get(k), (int, float))), None)
     if results:
         lines += [f"Measured by this project (`metrics.json`, {split} split"
-                  + (f" of {run['dataset']}" if run.get("dataset") else "") + "):", "",
+                  + (f" of {run['dataset']}" if run.get("dataset") else "")
+                  + (f", {count:,} examples" if count else "") + "):", "",
                   "| metric | measured (ours) |", "|---|---|"]
         lines += [f"| {key} | {_fmt(value)} |" for key, value in results.items()]
         lines += [""]
