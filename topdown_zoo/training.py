@@ -195,6 +195,10 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
             keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
         ]
+        # A family may add its own callbacks (e.g. BU-TD's sub-network statistics per epoch).
+        family_callbacks = getattr(model, "training_callbacks", None)
+        if callable(family_callbacks):
+            callbacks += list(family_callbacks(run_dir))
         started = time.time()
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
                   callbacks=callbacks, verbose=verbose)
