@@ -1,0 +1,225 @@
+"""Export to ONNX / SavedModel: parity with Keras, loops kept as loops, dynamic batch, per-step
+outputs, iteration overrides, atomic writes and clear errors.
+
+The default run exports a representative subset (a feed-forward CNN, CBL with its while-loop,
+per-step outputs, a ConvRNN, a two-input BU-TD model); ``-m slow`` exports every registry entry
+(iterated at test time, so families added later are covered) in both formats.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+import topdown_zoo as tz
+from topdown_zoo.errors import TopdownZooError
+from topdown_zoo.export import ExportError, ExportParityError, compare, keras_outputs, run_artifact
+from test_export_utils import sample_batch, small_model
+
+DEFAULT_SUBSET = ["standard-cnn-mnist5k", "cbl-cnn-mnist5k", "blt-digitdebris-mnist5k", "butd-multimnist5k"]
+
+
+def _op_types(graph) -> list[str]:
+    """Every node type in an ONNX graph, inside Loop/If/Scan bodies too."""
+    out = []
+    for node in graph.node:
+        out.append(node.op_type)
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                out += _op_types(attr.g)
+    return out
+
+
+def _path(tmp_path, fmt, stem="model"):
+    return tmp_path / (f"{stem}.onnx" if fmt == "onnx" else stem)
+
+
+def _export_and_verify(name, fmt, tmp_path, outputs="final"):
+    model = small_model(name)
+    x = sample_batch(model, batch=5, seed=7)
+    path = tz.export(model, _path(tmp_path, fmt, name), format=fmt, outputs=outputs)
+    assert path.exists()
+    # independent re-check on inputs the export's own check never saw (batch 5 → dynamic batch)
+    from topdown_zoo.export import InputSignature
+
+    sig = InputSignature.infer(model)
+    want = keras_outputs(model, sig, x, outputs)
+    got = run_artifact(path, fmt, sig.feed(x))
+    assert set(got) == ({"output", "steps"} if outputs == "steps" else {"output"})
+    assert compare(want, got, 1e-4) <= 1e-4
+    assert got["output"].shape[0] == 5
+    return model, path
+
+
+# ------------------------------------------------------------------------------ registry sweep
+@pytest.mark.parametrize("fmt", ["onnx", "saved_model"])
+@pytest.mark.parametrize("name", DEFAULT_SUBSET)
+def test_export_representative_models(name, fmt, tmp_path):
+    _export_and_verify(name, fmt, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["onnx", "saved_model"])
+@pytest.mark.parametrize("name", tz.list_models())
+def test_export_every_registry_entry(name, fmt, tmp_path):
+    model, path = _export_and_verify(name, fmt, tmp_path)
+    if callable(getattr(model, "refine", None)):
+        _export_and_verify(name, fmt, tmp_path / "steps", outputs="steps")
+
+
+# ------------------------------------------------------------------------------ loops
+def test_cbl_onnx_keeps_the_refinement_loop_as_a_loop(tmp_path):
+    model = small_model("cbl-cnn-mnist5k", iterations=3)
+    path = tz.export(model, tmp_path / "cbl.onnx")
+    graph = onnx.load(str(path)).graph
+    top = [n.op_type for n in graph.node]
+    assert top.count("Loop") == 1, top
+    # one copy of the adapter/backbone graph inside the loop body, not one per step:
+    # the number of convolutions does not grow with the iteration count
+    convs_3 = _op_types(graph).count("Conv")
+    path8 = tz.export(model, tmp_path / "cbl8.onnx", iterations=8)
+    convs_8 = _op_types(onnx.load(str(path8)).graph).count("Conv")
+    assert convs_3 == convs_8 > 0
+
+
+def test_cbl_saved_model_has_a_while_loop(tmp_path):
+    import tensorflow as tf
+
+    model = small_model("cbl-cnn-mnist5k")
+    path = tz.export(model, tmp_path / "cbl", format="saved_model")
+    fn = tf.saved_model.load(str(path)).signatures["serving_default"]
+    ops = {op.type for op in fn.graph.get_operations()}
+    for f in fn.graph.as_graph_def().library.function:
+        ops |= {n.op for n in f.node_def}
+    assert ops & {"While", "StatelessWhile"}, sorted(ops)
+
+
+def test_steps_outputs_every_refinement_step(tmp_path):
+    model = small_model("cbl-cnn-mnist5k", iterations=3)
+    x = sample_batch(model, batch=4)
+    path = tz.export(model, tmp_path / "steps.onnx", outputs="steps")
+    got = run_artifact(path, "onnx", {"input": x[0]})
+    steps = got["steps"]
+    assert steps.shape == (4, 4, 10)  # (batch, T + 1, classes)
+    want = np.stack([np.asarray(s) for s in model.refine(x[0])], axis=1)
+    np.testing.assert_allclose(steps, want, atol=1e-4)
+    np.testing.assert_allclose(steps[:, -1], got["output"], atol=1e-5)
+    assert np.max(np.abs(steps[:, 0] - steps[:, -1])) > 1e-4  # refinement really changes y
+
+
+def test_iterations_override_changes_the_artifact_and_keeps_the_weights(tmp_path):
+    model = small_model("cbl-cnn-mnist5k", iterations=2)
+    x = sample_batch(model, batch=3)[0]
+    path = tz.export(model, tmp_path / "t5.onnx", iterations=5, outputs="steps")
+    got = run_artifact(path, "onnx", {"input": x})
+    assert got["steps"].shape[1] == 6
+    # same weights: the first 3 steps equal the original model's T=2 refinement
+    want = np.stack([np.asarray(s) for s in model.refine(x, iterations=5)], axis=1)
+    np.testing.assert_allclose(got["steps"], want, atol=1e-4)
+    meta = json.loads(onnx.load(str(path)).metadata_props[0].value)
+    assert meta["iterations"] == 5 and meta["model"] == "cbl-cnn-mnist5k"
+    assert model.iterations == 2  # the user's model is untouched
+
+
+def test_iterations_override_for_a_one_pass_model_is_an_error(tmp_path):
+    with pytest.raises(ExportError, match="no number of refinement steps"):
+        tz.export(small_model("standard-cnn-mnist5k"), tmp_path / "ff.onnx", iterations=3)
+
+
+def test_steps_for_a_model_without_refine_is_an_error(tmp_path):
+    with pytest.raises(ExportError, match="refine"):
+        tz.export(small_model("butd-multimnist5k"), tmp_path / "b.onnx", outputs="steps")
+
+
+# ------------------------------------------------------------------------------ parity and files
+def test_parity_failure_names_the_difference_and_leaves_nothing(tmp_path, monkeypatch):
+    import topdown_zoo.export as ex
+
+    model = small_model("standard-cnn-mnist5k")
+    real = ex.run_artifact
+
+    def off_by_a_bit(path, fmt, feed):
+        out = real(path, fmt, feed)
+        return {k: v + 3e-3 for k, v in out.items()}
+
+    monkeypatch.setattr(ex, "run_artifact", off_by_a_bit)
+    with pytest.raises(ExportParityError, match=r"max abs difference 0\.003"):
+        tz.export(model, tmp_path / "bad.onnx")
+    assert list(tmp_path.iterdir()) == []  # no artifact, no temporary file
+
+
+def test_existing_artifact_survives_a_failed_export_and_is_replaced_by_a_good_one(tmp_path):
+    target = tmp_path / "m.onnx"
+    target.write_bytes(b"old")
+    with pytest.raises(ExportError):
+        tz.export(small_model("standard-cnn-mnist5k"), target, outputs="steps", iterations=2)
+    assert target.read_bytes() == b"old"
+    tz.export(small_model("standard-cnn-mnist5k"), target)
+    assert onnx.load(str(target)).graph.input[0].name == "input"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_onnx_batch_axis_is_dynamic_and_metadata_records_preprocessing(tmp_path):
+    model = small_model("standard-cnn-mnist5k")
+    proto = onnx.load(str(tz.export(model, tmp_path / "ff.onnx", opset=17)))
+    dim0 = proto.graph.input[0].type.tensor_type.shape.dim[0]
+    assert not dim0.HasField("dim_value")  # symbolic batch axis
+    assert [o.name for o in proto.graph.output] == ["output"]
+    assert any(op.domain in ("", "ai.onnx") and op.version == 17 for op in proto.opset_import)
+    meta = json.loads({p.key: p.value for p in proto.metadata_props}["topdown_zoo"])
+    assert meta["preprocessing"]["scale"] == "x / 255" and meta["input_range"] == [0.0, 1.0]
+
+
+def test_two_input_model_takes_named_image_and_task(tmp_path):
+    model = small_model("butd-multimnist5k")
+    path = tz.export(model, tmp_path / "butd.onnx")
+    names = [i.name for i in onnx.load(str(path)).graph.input]
+    assert names == ["image", "task"]
+    img = sample_batch(model, batch=2)[0]
+    a = run_artifact(path, "onnx", {"image": img, "task": np.array([0, 0], "int32")})["output"]
+    b = run_artifact(path, "onnx", {"image": img, "task": np.array([1, 1], "int32")})["output"]
+    assert np.max(np.abs(a - b)) > 1e-4  # the task input reaches the output
+
+
+def test_mixed_bfloat16_model_exports_a_float32_copy(tmp_path):
+    import keras
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    model = small_model("cbl-cnn-mnist5k")
+    keras.config.set_dtype_policy("float32")
+    assert model.dtype_policy.name == "mixed_bfloat16"
+    path = tz.export(model, tmp_path / "bf16.onnx")
+    graph = onnx.load(str(path)).graph
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert onnx.TensorProto.BFLOAT16 not in {t.data_type for t in graph.initializer}
+    x = sample_batch(model)[0]
+    got = run_artifact(path, "onnx", {"input": x})["output"]
+    # the float32 copy has the bf16 model's weights: close to the bf16 outputs at bf16 precision
+    np.testing.assert_allclose(got, np.asarray(model(x)), atol=0.1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"format": "tflite"}, "format='tflite' is not allowed"),
+        ({"outputs": "all"}, "outputs='all' is not allowed"),
+        ({"opset": 21}, "opsets 7 to 18"),
+        ({"iterations": -1}, "iterations=-1"),
+    ],
+)
+def test_bad_options_are_clear_errors(kwargs, match, tmp_path):
+    with pytest.raises(TopdownZooError, match=match):
+        tz.export(small_model("cbl-cnn-mnist5k"), tmp_path / "m.onnx", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_paths_and_names_are_clear_errors(tmp_path):
+    model = small_model("standard-cnn-mnist5k")
+    with pytest.raises(ExportError, match=r"ending in \.onnx"):
+        tz.export(model, tmp_path / "m.bin")
+    with pytest.raises(ExportError, match="folder"):
+        tz.export(model, tmp_path / "m.onnx", format="saved_model")
+    with pytest.raises(tz.UnknownModelError, match="Did you mean"):
+        tz.export("cbl-cnn-mnist", tmp_path / "m.onnx")
