@@ -31,6 +31,12 @@ def test_smoke_run_on_mnist5k_lowers_the_loss_and_writes_a_complete_run_dir(tmp_
     assert saved["_run"]["smoke"] is True
     model = keras.models.load_model(run / "model.keras")
     assert model.iterations == 2
+    # the run's hub folder is publishable and loads (weights only, no optimizer state)
+    import topdown_zoo as tz
+
+    packaged = tz.load("cbl-cnn-mnist5k", weights=run / "hub")
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_array_equal(np.asarray(packaged(x)), np.asarray(model(x)))
 
 
 def test_rerunning_a_run_resumes_from_its_backup(tmp_path):

@@ -201,7 +201,7 @@ def package(model_or_run_dir, out_dir: str | Path, *, metrics: Mapping[str, Any]
     try:
         import keras
 
-        model.save_weights(tmp / WEIGHTS)
+        _weights_only(model).save_weights(tmp / WEIGHTS)
         input_shape = list(spec.input_shape) if spec else _input_shape_of(model)
         config = {
             "format": FORMAT,
@@ -243,6 +243,20 @@ def package(model_or_run_dir, out_dir: str | Path, *, metrics: Mapping[str, Any]
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _weights_only(model):
+    """A compiled model's ``save_weights`` also writes its optimizer's slots, which an uncompiled
+    model cannot load. Return an uncompiled copy with the same weights (or the model itself)."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = type(model).from_config(model.get_config())
+    copy.build_from_config(model.get_build_config())
+    copy.set_weights(model.get_weights())
+    for name in ("_zoo_spec_name", "_zoo_overrides"):
+        if hasattr(model, name):
+            setattr(copy, name, getattr(model, name))
+    return copy
 
 
 def _input_shape_of(model) -> list | None:
