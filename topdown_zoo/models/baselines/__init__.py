@@ -1,0 +1,1 @@
+"""Backprop-trained baselines of the predictive-coding papers (plain Keras models)."""
