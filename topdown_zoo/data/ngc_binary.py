@@ -38,14 +38,18 @@ def load_mnist5k_binary(split: str, smoke: bool = False):
     return tf.data.Dataset.from_tensor_slices((x, y))
 
 
+def tfds_split_for(split: str) -> str:
+    """The TFDS split string: the last 2,000 training images are the validation set."""
+    return {"train": f"train[:-{VALIDATION_SIZE}]", "validation": f"train[-{VALIDATION_SIZE}:]", "test": "test"}[split]
+
+
 def _tfds_binary(name: str, split: str, smoke: bool = False, data_dir=None, download=True):
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
     if split not in ("train", "validation", "test"):
         raise DatasetError(f"{name} has no split {split!r}; allowed: train, validation, test")
-    tfds_split = {"train": f"train[:-{VALIDATION_SIZE}]", "validation": f"train[-{VALIDATION_SIZE}:]",
-                  "test": "test"}[split]
+    tfds_split = tfds_split_for(split)
     try:
         ds = tfds.load(name, split=tfds_split, shuffle_files=False, data_dir=data_dir, download=download,
                        as_supervised=True)
