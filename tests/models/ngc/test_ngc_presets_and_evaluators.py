@@ -1,0 +1,54 @@
+"""Registry entries of the NGC family and baselines build; evaluators report the contract's keys."""
+import math
+
+import numpy as np
+import pytest
+
+import topdown_zoo as tz
+from topdown_zoo.registry import get_spec
+
+
+def test_every_entry_has_a_recipe_and_builds_small():
+    names = tz.list_models("*", family="ngc") + tz.list_models("*", family="baselines")
+    assert {"gncn-t1-mnist5k", "gncn-t1-sigma-mnist5k", "gncn-pdh-mnist5k", "conv-ngc-natural32",
+            "conv-ae-natural32", "conv-dae-natural32", "rae-mnist", "gvae-mnist", "gvae-cv-mnist",
+            "gan-ae-mnist"} <= set(names)
+    for name in names:
+        spec = get_spec(name)
+        assert spec.recipe_path.exists(), name
+    model = tz.create("gncn-pdh-mnist5k", hidden=[36, 36], steps=2)
+    assert model.lateral and model.precision and model.error_synapses == "learned"
+    assert tz.create("conv-ngc-natural32", steps=2).channels == [10, 15, 20, 25, 3]
+    with pytest.raises(Exception, match="allowed"):
+        tz.create("gncn-t1-mnist5k", no_such_key=1)
+
+
+def test_gncn_evaluator_reports_contract_keys():
+    from topdown_zoo.models.ngc.evaluate import evaluate_gncn
+
+    spec = get_spec("gncn-t1-mnist5k")
+    model = tz.create("gncn-t1-mnist5k", hidden=[32, 16], steps=5)
+    out = evaluate_gncn(model, spec, smoke=True, gmm_components=2)
+    for key in ("bce", "log_px", "masked_mse", "latent_error"):
+        assert math.isfinite(out[key]), key
+    assert out["log_px"] < 0 and 0 <= out["latent_error"] <= 100
+    assert out["bce"] > 0
+
+
+def test_image_evaluator_reports_contract_keys_and_identity_is_perfect():
+    from topdown_zoo.models.ngc.evaluate import evaluate_image
+
+    spec = get_spec("conv-ngc-natural32")
+
+    class Identity:
+        def __call__(self, x):
+            return x
+
+    out = evaluate_image(Identity(), spec, smoke=True)
+    for key in ("mse", "ssim", "psnr", "ood_psnr", "denoise_psnr"):
+        assert key in out
+    assert out["mse"] == 0 and out["ssim"] == pytest.approx(1.0)
+    assert out["denoise_psnr"] == pytest.approx(out["noisy_psnr"])  # identity does not denoise
+    model = tz.create("conv-ngc-natural32", steps=3)
+    out = evaluate_image(model, spec, smoke=True)
+    assert np.isfinite([out["mse"], out["ood_psnr"], out["denoise_psnr"]]).all()
