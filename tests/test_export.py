@@ -223,3 +223,10 @@ def test_bad_paths_and_names_are_clear_errors(tmp_path):
         tz.export(model, tmp_path / "m.onnx", format="saved_model")
     with pytest.raises(tz.UnknownModelError, match="Did you mean"):
         tz.export("cbl-cnn-mnist", tmp_path / "m.onnx")
+
+
+def test_iterations_override_refused_where_weights_depend_on_the_step_count(tmp_path):
+    # BL/BLT keep one set of batch-norm statistics per time step
+    with pytest.raises(ExportError, match="different weights"):
+        tz.export(small_model("blt-digitdebris-mnist5k"), tmp_path / "blt.onnx", iterations=2)
+    assert list(tmp_path.iterdir()) == []
