@@ -405,7 +405,20 @@ def _write_onnx(model, forward, signature, tmp: Path, opset, metadata: dict):
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(metadata, default=str)
-    onnx.checker.check_model(proto)
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as err:
+        first = str(err).strip().splitlines()[0]
+        raise ExportError(
+            f"the ONNX graph of {metadata['model']} is not valid ONNX: {first} (tf2onnx 1.17 cannot convert this "
+            "TensorFlow op, e.g. random sampling at inference time); use format='saved_model'"
+        ) from err
+    stray = [i.name for i in proto.graph.input if i.name not in signature.names]
+    if stray:
+        raise ExportError(
+            f"tf2onnx left tensors of {metadata['model']}'s loop unconnected (graph inputs {', '.join(stray)}: "
+            "a tf2onnx 1.17 while-loop conversion bug); use format='saved_model'"
+        )
     onnx.save(proto, str(tmp))
 
 
