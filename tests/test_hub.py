@@ -25,7 +25,7 @@ import topdown_zoo as tz
 from topdown_zoo import hub, model_card, paths
 from topdown_zoo.api import build_from_spec
 from topdown_zoo.errors import HubError, UnknownModelError, WeightsNotAvailableError
-from topdown_zoo.registry import get_spec, register
+from topdown_zoo.registry import get_spec, register, unregister
 
 REPO_ID = "testorg/cbl-tiny"
 NAME = "test-hub-cbl-tiny"
@@ -34,6 +34,14 @@ METRICS = {"accuracy": 0.8125, "accuracy_step0": 0.75, "examples": 16,
            "_run": {"model": NAME, "split": "test", "dataset": "mnist5k", "smoke": True, "epochs": 1}}
 RECIPE = {"model": NAME, "epochs": 1, "overrides": {}}
 X = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_test_spec():
+    """The test spec must not leak into other modules' view of the registry."""
+    yield
+    if NAME in tz.list_models(NAME):
+        unregister(NAME)
 
 
 def _spec():

@@ -99,6 +99,12 @@ def register(spec: ModelSpec, *, overwrite: bool = False) -> ModelSpec:
     return spec
 
 
+def unregister(name: str) -> None:
+    """Remove ``name`` from the registry (for user-registered specs and tests)."""
+    get_spec(name)  # an unknown name raises UnknownModelError with close matches
+    del _REGISTRY[name]
+
+
 def _discover() -> None:
     """Import ``topdown_zoo.models.<family>.presets`` for every family folder."""
     global _DISCOVERED
