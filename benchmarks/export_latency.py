@@ -46,7 +46,7 @@ def bench_model(name: str, workdir: Path, batch: int, repeats: int, iterations: 
     import tensorflow as tf
 
     import topdown_zoo as tz
-    from topdown_zoo.export import InputSignature, compare, keras_outputs
+    from topdown_zoo.exporting import InputSignature, compare, keras_outputs
 
     model = tz.create(name)
     path = tz.export(model, workdir / f"{name}.onnx", iterations=iterations)
@@ -82,7 +82,7 @@ def bench_model(name: str, workdir: Path, batch: int, repeats: int, iterations: 
 
 
 def tz_iteration_key(model) -> str:
-    from topdown_zoo.export import iteration_key
+    from topdown_zoo.exporting import iteration_key
 
     key = iteration_key(model)
     if key is None:

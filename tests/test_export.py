@@ -16,7 +16,7 @@ import pytest
 
 import topdown_zoo as tz
 from topdown_zoo.errors import TopdownZooError
-from topdown_zoo.export import ExportError, ExportParityError, compare, keras_outputs, run_artifact
+from topdown_zoo.exporting import ExportError, ExportParityError, compare, keras_outputs, run_artifact
 from test_export_utils import sample_batch, small_model
 
 #: tf2onnx 1.17 leaves loop-carried tensors of these models' settling loop unconnected
@@ -37,7 +37,7 @@ def _op_types(graph) -> list[str]:
 
 def _is_stochastic(model) -> bool:
     x = sample_batch(model, batch=2)
-    from topdown_zoo.export import InputSignature
+    from topdown_zoo.exporting import InputSignature
 
     sig = InputSignature.infer(model)
     a, b = (np.asarray(model(sig.model_input(x), training=False)) for _ in range(2))
@@ -54,7 +54,7 @@ def _export_and_verify(name, fmt, tmp_path, outputs="final"):
     path = tz.export(model, _path(tmp_path, fmt, name), format=fmt, outputs=outputs)
     assert path.exists()
     # independent re-check on inputs the export's own check never saw (batch 5 → dynamic batch)
-    from topdown_zoo.export import InputSignature
+    from topdown_zoo.exporting import InputSignature
 
     sig = InputSignature.infer(model)
     want = keras_outputs(model, sig, x, outputs)
@@ -165,7 +165,7 @@ def test_steps_for_a_model_without_refine_is_an_error(tmp_path):
 
 # ------------------------------------------------------------------------------ parity and files
 def test_parity_failure_names_the_difference_and_leaves_nothing(tmp_path, monkeypatch):
-    import topdown_zoo.export as ex
+    import topdown_zoo.exporting as ex
 
     model = small_model("standard-cnn-mnist5k")
     real = ex.run_artifact

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import topdown_zoo as tz
-from topdown_zoo.export import InputSignature, keras_outputs
+from topdown_zoo.exporting import InputSignature, keras_outputs
 from test_export_utils import sample_batch, small_model
 
 SUBSET = [("standard-cnn-mnist5k", "final"), ("cbl-cnn-mnist5k", "steps"), ("butd-multimnist5k", "final")]

@@ -70,6 +70,6 @@ def small_model(name: str, **overrides):
 
 
 def sample_batch(model, batch: int = 3, seed: int = 1) -> list[np.ndarray]:
-    from topdown_zoo.export import InputSignature
+    from topdown_zoo.exporting import InputSignature
 
     return InputSignature.infer(model).random_inputs(model, batch=batch, seed=seed)

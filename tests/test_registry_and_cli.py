@@ -90,3 +90,30 @@ def test_info_json_and_list(capsys):
     assert "80.65" in info["paper_results"]["accuracy"]
     assert main(["list", "cbl-*"]) == 0
     assert "cbl-cnn-mnist5k" in capsys.readouterr().out
+
+
+def test_cli_export_writes_an_onnx_file_that_matches_the_keras_model(tmp_path, capsys):
+    """`topdown-zoo export` on the shipped CBL weights, with every refinement step exposed."""
+    import onnxruntime as ort
+
+    out = tmp_path / "cbl.onnx"
+    assert main(["export", "cbl-cnn-mnist5k", "--format", "onnx", "--out", str(out), "--outputs", "steps"]) == 0
+    assert f"exported cbl-cnn-mnist5k to {out}" in capsys.readouterr().out
+
+    x = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    assert names == ["output", "steps"]
+    final, steps = session.run(None, {session.get_inputs()[0].name: x})
+    model = tz.load("cbl-cnn-mnist5k")
+    keras_steps = np.stack([np.asarray(s) for s in model.refine(x)], axis=1)
+    assert steps.shape == (3, 3, 10)  # (batch, T + 1 = y(0), y(1), y(2), classes)
+    np.testing.assert_allclose(steps, keras_steps, atol=1e-4)
+    np.testing.assert_allclose(final, np.asarray(model(x, training=False)), atol=1e-4)
+
+    # a bad iteration count is one line and exit code 2, and nothing is left behind
+    bad = tmp_path / "bad.onnx"
+    assert main(["export", "cbl-cnn-mnist5k", "--out", str(bad), "--iterations", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "iterations" in err
+    assert not bad.exists() and list(tmp_path.iterdir()) == [out]

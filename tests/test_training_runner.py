@@ -63,6 +63,11 @@ def test_rerunning_a_run_resumes_from_its_backup(tmp_path):
     train(recipe, tmp_path / "run", smoke=True, verbose=0)
     epochs = [int(l.split(",")[0]) for l in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:] if l[0].isdigit()]
     assert epochs == [0, 1]  # epoch 0 from the first attempt, epoch 1 after resuming
+    assert not (tmp_path / "run" / "backup").exists()  # a finished run leaves nothing to resume
+
+    train(recipe, tmp_path / "run", smoke=True, verbose=0)  # a new run in the same folder starts over
+    epochs = [int(l.split(",")[0]) for l in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:] if l[0].isdigit()]
+    assert epochs == [0, 1]  # not [0, 1, 0, 1]: the earlier run's rows are gone
 
 
 class _Chain:

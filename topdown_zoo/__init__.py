@@ -44,8 +44,8 @@ __version__ = "0.1.0"
 
 
 def export(model, path, **kwargs):
-    """Export ``model`` to ONNX or a TensorFlow SavedModel with a parity check (see :mod:`topdown_zoo.export`)."""
-    from topdown_zoo.export import export as _export
+    """Export ``model`` to ONNX or a TensorFlow SavedModel with a parity check (see :mod:`topdown_zoo.exporting`)."""
+    from topdown_zoo.exporting import export as _export
 
     return _export(model, path, **kwargs)
 

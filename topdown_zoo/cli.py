@@ -113,7 +113,7 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from topdown_zoo.export import export
+    from topdown_zoo.exporting import export
 
     model = _load_for_cli(args.name, args.weights, args.random_init)
     path = export(model, args.out, format=args.format, iterations=args.iterations, outputs=args.outputs,

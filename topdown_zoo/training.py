@@ -187,6 +187,10 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
             compile_model(model, spec, make_optimizer(recipe))
 
         (run_dir / "checkpoints").mkdir(exist_ok=True)
+        if not (run_dir / "backup").exists():
+            # No interrupted run to resume: this run starts at epoch 0, so an older run's rows
+            # must not stay in the appended history.
+            (run_dir / "history.csv").unlink(missing_ok=True)
         callbacks = [
             keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
             keras.callbacks.LearningRateScheduler(lambda epoch, lr: learning_rate_at(epoch, recipe)),

@@ -29,8 +29,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
-import types
 import uuid
 import warnings
 from pathlib import Path
@@ -640,16 +638,3 @@ def _quietly(fn, *args, **kwargs) -> Any:
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
-
-
-# ------------------------------------------------------------------------------ callable module
-class _CallableModule(types.ModuleType):
-    """Importing ``topdown_zoo.export`` makes Python set the package attribute ``export`` to this
-    module, hiding the ``topdown_zoo.export()`` function of ``__init__``; calling the module
-    therefore exports too, so ``topdown_zoo.export(model, path)`` works either way."""
-
-    def __call__(self, *args, **kwargs):
-        return export(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
