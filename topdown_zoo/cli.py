@@ -75,10 +75,12 @@ def _load_for_cli(name: str, weights: str | None, allow_random: bool):
 def _cmd_evaluate(args) -> int:
     from topdown_zoo.registry import get_spec
 
+    from topdown_zoo.evaluation import evaluate_entry
+
     spec = get_spec(args.name)
     model = _load_for_cli(args.name, args.weights, args.random_init)
-    metrics = spec.evaluate_fn()(model, spec, smoke=args.smoke, batch_size=args.batch_size)
-    metrics = {k: float(v) for k, v in metrics.items()}
+    overrides = {} if args.batch_size is None else {"batch_size": args.batch_size}
+    metrics = evaluate_entry(model, spec, smoke=args.smoke, **overrides)
     if not args.json:
         for key, value in metrics.items():
             print(f"{key:<24} {value:.6g}")
@@ -160,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object on the last line")
     p.add_argument("--weights", help="a hub folder or .weights.h5 file instead of the published weights")
     p.add_argument("--smoke", action="store_true", help="evaluate on a few dozen examples")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, help="evaluation batch size (default: the recipe's, else 256)")
     p.add_argument("--random-init", action="store_true", help="evaluate an untrained model if no weights exist")
     p.set_defaults(func=_cmd_evaluate)
 

@@ -156,6 +156,7 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
 
     from topdown_zoo.api import build_from_spec
     from topdown_zoo.data import load_dataset
+    from topdown_zoo.evaluation import evaluate_entry
 
     spec = get_spec(recipe["model"])
     run_dir = Path(out_dir or Path("runs") / (spec.name + ("-smoke" if smoke else "")))
@@ -213,9 +214,9 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
         model.save(tmp_model)
         os.replace(tmp_model, run_dir / "model.keras")
 
-        measured = spec.evaluate_fn()(model, spec, smoke=smoke, data_options=options, **recipe["evaluate"])
+        measured = evaluate_entry(model, spec, smoke=smoke, recipe=recipe)
         metrics = {
-            **{k: float(v) for k, v in measured.items()},
+            **measured,
             "_run": {
                 "model": spec.name, "recipe": spec.recipe, "seed": recipe["seed"], "epochs": epochs,
                 "batch_size": batch_size, "precision": recipe["precision"], "strategy": recipe["strategy"],
