@@ -80,12 +80,30 @@ def _cmd_evaluate(args) -> int:
     spec = get_spec(args.name)
     model = _load_for_cli(args.name, args.weights, args.random_init)
     overrides = {} if args.batch_size is None else {"batch_size": args.batch_size}
-    metrics = evaluate_entry(model, spec, smoke=args.smoke, **overrides)
+    metrics = evaluate_entry(model, spec, smoke=args.smoke, recipe=_recipe_of(args.weights), **overrides)
     if not args.json:
         for key, value in metrics.items():
             print(f"{key:<24} {value:.6g}")
     print(json.dumps(metrics, sort_keys=True) if args.json else "")
     return 0
+
+
+def _recipe_of(weights: str | None) -> dict | None:
+    """The recipe recorded in a hub folder or run directory (a fine-tuned model is evaluated on
+    its own recipe's test data); ``None`` means the entry's own recipe."""
+    if weights is None:
+        return None
+    from pathlib import Path
+
+    import yaml
+
+    from topdown_zoo.hub import hub_folder_of
+    from topdown_zoo.recipe import validate
+
+    recorded = hub_folder_of(weights) / "recipe.yaml"
+    if not recorded.is_file():
+        return None
+    return validate(yaml.safe_load(Path(recorded).read_text()))
 
 
 def _cmd_predict(args) -> int:

@@ -7,6 +7,8 @@ refinement step.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from topdown_zoo.registry import ModelSpec
@@ -26,6 +28,8 @@ def evaluate_entry(model, spec: ModelSpec, *, smoke: bool = False, recipe: dict 
 
         recipe = load_recipe(recipes_dir() / spec.recipe)
     options = {**recipe["evaluate"], **overrides}
+    if recipe["data"]["dataset"] != spec.dataset:  # a fine-tuning recipe: its own test data
+        spec = dataclasses.replace(spec, dataset=recipe["data"]["dataset"])
     measured = spec.evaluate_fn()(model, spec, smoke=smoke, data_options=recipe["data"]["options"], **options)
     return {k: float(v) for k, v in measured.items()}
 

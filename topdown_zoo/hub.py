@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from topdown_zoo.errors import HubError, TopdownZooError
+from topdown_zoo.errors import HubError, TopdownZooError, WeightsNotAvailableError
 
 MANIFEST = "SHA256SUMS"
 WEIGHTS = "model.weights.h5"
@@ -453,6 +453,44 @@ def _load_weights_checked(model, weights_file: Path) -> None:
     raise HubError(f"the weights in {weights_file} do not fit the architecture of "
                    f"{getattr(model, '_zoo_spec_name', type(model).__name__)} ({len(problems)} problem(s)): {shown}. "
                    "Were they trained with other config overrides (see the folder's config.json)?")
+
+
+def load_weights_into(model, spec, weights: str | Path = "pretrained", *, skip_mismatch: bool = False) -> list[str]:
+    """Load ``spec``'s trained weights (``"pretrained"``, resolved like :func:`topdown_zoo.load`) or
+    those of a hub folder / run directory / ``.weights.h5`` file into an already built ``model``:
+    the start of a fine-tuning run. Folders are sha256-verified first.
+
+    With ``skip_mismatch=True`` the layers with a variable whose shape differs (e.g. a classifier
+    head for another number of classes) keep their fresh initialisation; the return value names
+    those layers.
+    Without it, any mismatch is a :class:`HubError` naming the layers.
+    """
+    path = resolve(spec, weights=None if weights == "pretrained" else weights)
+    if path is None:
+        raise WeightsNotAvailableError(
+            f"{spec.name} has no trained weights to start from (init.weights: pretrained); train them with "
+            f"`topdown-zoo train recipes/{spec.recipe}` or set init.weights to a hub folder or .weights.h5 file")
+    path = hub_folder_of(path)
+    if path.is_dir():
+        verify(path)
+        weights_file = path / WEIGHTS
+    elif path.is_file() and path.name.endswith(".weights.h5"):
+        weights_file = path
+    else:
+        raise HubError(f"init weights {path} is neither a hub folder, a run directory nor a .weights.h5 file")
+    if not skip_mismatch:
+        _load_weights_checked(model, weights_file)
+        return []
+    found, expected = _h5_tree(weights_file), _expected_tree(model)
+    names = _layer_names_by_path(model)
+    groups = {key.rsplit("/vars/", 1)[0] for key in expected if found.get(key) != expected[key]}
+    skipped = sorted(names.get(group, group) for group in groups)  # whole layers: Keras skips per layer
+    import warnings
+
+    with warnings.catch_warnings():  # Keras warns once per skipped layer; we report them together
+        warnings.simplefilter("ignore")
+        model.load_weights(weights_file, skip_mismatch=True)
+    return skipped
 
 
 # ------------------------------------------------------------------------------ resolution

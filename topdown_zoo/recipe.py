@@ -12,6 +12,7 @@ A recipe::
     strategy: default               # or mirrored, multi_worker_mirrored, tpu
     seed: 0
     evaluate: {}                    # keyword arguments of the entry's evaluator
+    init: {weights: null, skip_mismatch: false}  # fine-tuning: start from "pretrained" or a path
     smoke: {epochs: 1, batch_size: 16, steps_per_epoch: 2}   # what --smoke uses
 
 ``--set key=value`` overrides any key with a dotted path (``--set optimizer.learning_rate=0.01``);
@@ -45,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "strategy": "default",
     "seed": 0,
     "evaluate": {},
+    "init": {"weights": None, "skip_mismatch": False},
     "smoke": {"epochs": 1, "batch_size": 16, "steps_per_epoch": 2},
     "description": "",
 }
@@ -127,6 +129,13 @@ def validate(recipe: dict) -> dict:
         raise RecipeError(f"recipe key 'seed' must be an integer, got {full['seed']!r}")
     for key in ("epochs", "batch_size", "steps_per_epoch"):
         _positive(f"smoke.{key}", full["smoke"][key], int)
+    init = full["init"]
+    if init["weights"] is not None and (not isinstance(init["weights"], str) or not init["weights"].strip()):
+        raise RecipeError(f"recipe key 'init.weights' must be null (random initialisation), 'pretrained' (the "
+                          f"entry's trained weights) or the path of a hub folder, run directory or .weights.h5 "
+                          f"file, got {init['weights']!r}")
+    if not isinstance(init["skip_mismatch"], bool):
+        raise RecipeError(f"recipe key 'init.skip_mismatch' must be true or false, got {init['skip_mismatch']!r}")
     return full
 
 

@@ -19,13 +19,14 @@ import os
 import platform
 import shutil
 import tempfile
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from topdown_zoo.errors import RecipeError
+from topdown_zoo.errors import DatasetError, RecipeError
 from topdown_zoo.registry import get_spec
 
 
@@ -174,6 +175,8 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
         strategy = make_strategy(recipe["strategy"])
         global_batch = batch_size * strategy.num_replicas_in_sync
         train_ds = load_dataset(dataset, "train", smoke=smoke, **options)
+        if dataset != spec.dataset:
+            _check_input_shape(train_ds, spec, dataset)
         if recipe["data"]["shuffle_buffer"]:
             train_ds = train_ds.shuffle(recipe["data"]["shuffle_buffer"], seed=int(recipe["seed"]),
                                         reshuffle_each_iteration=True)
@@ -185,6 +188,8 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
 
         with strategy.scope():
             model = build_from_spec(spec, recipe["overrides"])
+            if recipe["init"]["weights"] is not None:
+                _start_from(model, spec, recipe["init"])
             compile_model(model, spec, make_optimizer(recipe))
 
         (run_dir / "checkpoints").mkdir(exist_ok=True)
@@ -231,6 +236,25 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
         return metrics
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+def _check_input_shape(ds, spec, dataset: str) -> None:
+    """Another dataset than the entry's (fine-tuning): its inputs must have the model's shape."""
+    x_spec = ds.element_spec[0] if isinstance(ds.element_spec, tuple) else ds.element_spec
+    shape = getattr(x_spec, "shape", None)
+    if shape is not None and tuple(shape) != tuple(spec.input_shape):
+        raise DatasetError(f"dataset {dataset!r} gives inputs of shape {tuple(shape)}, but {spec.name} takes "
+                           f"{tuple(spec.input_shape)} (see `topdown-zoo info {spec.name}`); reshape or resize "
+                           "your data to that shape")
+
+
+def _start_from(model, spec, init: dict) -> None:
+    """Fine-tuning: load the recipe's ``init.weights`` into the freshly built model."""
+    from topdown_zoo import hub
+
+    skipped = hub.load_weights_into(model, spec, init["weights"], skip_mismatch=init["skip_mismatch"])
+    print(f"initialised {spec.name} from {init['weights']}"
+          + (f"; kept fresh (shapes differ): {', '.join(skipped)}" if skipped else ""), file=sys.stderr)
 
 
 def _package(model, out: Path, metrics: dict, recipe: dict) -> None:
