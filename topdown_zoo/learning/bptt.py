@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import keras
 from keras import ops
 
 from topdown_zoo.errors import TopdownZooError
@@ -44,3 +45,44 @@ def step_weighted_loss(step_losses: Sequence, weights: Sequence[float]):
         term = ops.multiply(ops.cast(weight, loss.dtype), loss)
         total = term if total is None else total + term
     return total
+
+
+class StepLossTraining:
+    """Mixin for a ``keras.Model`` with ``refine(x, training) -> [y⁽⁰⁾, …]`` and a
+    ``step_loss_weights`` list: training is BPTT through the unrolled steps on
+    L = Σ_τ λ_τ ℓ(y⁽τ⁾, y*) (eq. 9) with the compiled loss ℓ, and the compiled metrics are
+    measured on the last step. Loss scaling (``mixed_float16``) and ``tf.distribute`` work as in
+    ``keras.Model.fit``. Used by CBL (λ over T+1 steps) and the ConvRNN family (one readout per
+    time step)."""
+
+    def step_loss(self, y, steps, sample_weight=None):
+        """Σ_τ λ_τ ℓ(y⁽τ⁾, y*) over ``steps`` plus the model's regularisation losses."""
+        step_losses = [self._compile_loss(y, y_tau, sample_weight) for y_tau in steps]
+        total = step_weighted_loss(step_losses, self.step_loss_weights)
+        for extra in self.losses:
+            total = total + self._aggregate_additional_loss(extra)
+        return total
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            steps = self.refine(x, training=True)
+            loss = self.step_loss(y, steps, sample_weight)
+            self._track_loss(loss, x)
+            scaled = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        steps = self.refine(x, training=False)
+        self._track_loss(self.step_loss(y, steps, sample_weight), x)
+        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
+
+    def _track_loss(self, loss, x):
+        from keras.src.losses import loss as loss_module
+
+        self._loss_tracker.update_state(loss_module.unscale_loss_for_distribution(loss), sample_weight=ops.shape(x)[0])

@@ -34,7 +34,7 @@ from keras import ops
 from topdown_zoo.errors import TopdownZooError
 from topdown_zoo.layers.adapters import ADAPTERS, make_adapter
 from topdown_zoo.layers.backbones import DEFAULT_TAPS, make_backbone
-from topdown_zoo.learning.bptt import resolve_step_weights, step_weighted_loss
+from topdown_zoo.learning.bptt import StepLossTraining, resolve_step_weights
 
 _PACKAGE = "topdown_zoo"
 
@@ -91,7 +91,7 @@ class FeedforwardClassifier(_StagedModel):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class CBLModel(_StagedModel):
+class CBLModel(StepLossTraining, _StagedModel):
     """A backbone with Contextual Backpropagation Loops.
 
     Args:
@@ -258,37 +258,7 @@ class CBLModel(_StagedModel):
 
     def bptt_loss(self, y, steps, sample_weight=None):
         """Σ_τ λ_τ ℓ(y⁽τ⁾, y*) (eq. 9) with the compiled loss ℓ, plus regularisation losses."""
-        step_losses = [self._compile_loss(y, y_tau, sample_weight) for y_tau in steps]
-        total = step_weighted_loss(step_losses, self._lambdas)
-        for extra in self.losses:
-            total = total + self._aggregate_additional_loss(extra)
-        return total
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            steps = self.refine(x, training=True)
-            loss = self.bptt_loss(y, steps, sample_weight)
-            self._track_loss(loss, x)
-            scaled = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
-
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        steps = self.refine(x, training=False)
-        self._track_loss(self.bptt_loss(y, steps, sample_weight), x)
-        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
-
-    def _track_loss(self, loss, x):
-        from keras.src.losses import loss as loss_module
-
-        self._loss_tracker.update_state(
-            loss_module.unscale_loss_for_distribution(loss), sample_weight=ops.shape(x)[0]
-        )
+        return self.step_loss(y, steps, sample_weight)
 
     def get_config(self):
         return {

@@ -16,7 +16,7 @@ import keras
 from keras import ops
 
 from topdown_zoo.errors import TopdownZooError
-from topdown_zoo.learning.bptt import step_weighted_loss
+from topdown_zoo.learning.bptt import StepLossTraining
 
 
 def check_int(name: str, value, low: int) -> int:
@@ -43,7 +43,7 @@ def resolve_time_weights(step_weights, iterations: int, gamma: float = 1.0) -> l
     return weights
 
 
-class AnytimeClassifier(keras.Model):
+class AnytimeClassifier(StepLossTraining, keras.Model):
     """Base class: per-step readouts, last-step output, loss over every step."""
 
     def __init__(self, iterations: int = 4, step_weights="uniform", gamma: float = 1.0, **kwargs):
@@ -65,38 +65,6 @@ class AnytimeClassifier(keras.Model):
     @property
     def step_loss_weights(self) -> list[float]:
         return list(self._time_weights)
-
-    def step_loss(self, y, steps, sample_weight=None):
-        """Σ_t w_t ℓ(y_t, y*) with the compiled loss ℓ, plus regularisation losses."""
-        losses = [self._compile_loss(y, y_t, sample_weight) for y_t in steps]
-        total = step_weighted_loss(losses, self._time_weights)
-        for extra in self.losses:
-            total = total + self._aggregate_additional_loss(extra)
-        return total
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            steps = self.refine(x, training=True)
-            loss = self.step_loss(y, steps, sample_weight)
-            self._track_loss(loss, x)
-            scaled = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
-
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        steps = self.refine(x, training=False)
-        self._track_loss(self.step_loss(y, steps, sample_weight), x)
-        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
-
-    def _track_loss(self, loss, x):
-        from keras.src.losses import loss as loss_module
-
-        self._loss_tracker.update_state(loss_module.unscale_loss_for_distribution(loss), sample_weight=ops.shape(x)[0])
 
     def get_config(self):
         return {**super().get_config(), "iterations": self.iterations, "step_weights": self.step_weights,
