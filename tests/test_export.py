@@ -7,7 +7,6 @@ per-step outputs, a ConvRNN, a two-input BU-TD model); ``-m slow`` exports every
 """
 from __future__ import annotations
 
-import fnmatch
 import json
 
 import numpy as np
@@ -19,9 +18,9 @@ from topdown_zoo.errors import TopdownZooError
 from topdown_zoo.exporting import ExportError, ExportParityError, compare, keras_outputs, run_artifact
 from test_export_utils import sample_batch, small_model
 
-#: tf2onnx 1.17 leaves loop-carried tensors of these models' settling loop unconnected
-KNOWN_ONNX_FAILURES = ["gncn-pdh-*"]
-DEFAULT_SUBSET = ["standard-cnn-mnist5k", "cbl-cnn-mnist5k", "blt-digitdebris-mnist5k", "butd-multimnist5k"]
+DEFAULT_SUBSET = ["standard-cnn-mnist5k", "cbl-cnn-mnist5k", "blt-digitdebris-mnist5k", "butd-multimnist5k",
+                  # settling loops; GNCN-PDH captures eager tensors (tf2onnx asks for them as inputs)
+                  "gncn-pdh-mnist5k", "conv-ngc-natural32"]
 
 
 def _op_types(graph) -> list[str]:
@@ -76,27 +75,30 @@ def test_export_representative_models(name, fmt, tmp_path):
 @pytest.mark.parametrize("fmt", ["onnx", "saved_model"])
 @pytest.mark.parametrize("name", tz.list_models())
 def test_export_every_registry_entry(name, fmt, tmp_path):
-    model = small_model(name)
-    if _is_stochastic(model):
-        # ConvNGC draws its initial states at random at inference: no deterministic parity exists;
-        # tf2onnx cannot express the sampling op, SavedModel exports unchecked
-        if fmt == "onnx":
-            with pytest.raises(ExportError, match="not valid ONNX"):
-                tz.export(model, tmp_path / "m.onnx")
-            assert list(tmp_path.iterdir()) == []
-        else:
-            path = tz.export(model, tmp_path / "m", format=fmt, check=False)
-            x = sample_batch(model, batch=2)
-            assert run_artifact(path, fmt, {"input": x[0]})["output"].shape[0] == 2
-        return
-    if fmt == "onnx" and any(fnmatch.fnmatchcase(name, p) for p in KNOWN_ONNX_FAILURES):
-        with pytest.raises(ExportError, match="unconnected"):  # a clean error, nothing written
-            tz.export(model, tmp_path / "m.onnx")
-        assert list(tmp_path.iterdir()) == []
-        return
+    assert not _is_stochastic(small_model(name)), "every shipped architecture is deterministic at inference"
     model, path = _export_and_verify(name, fmt, tmp_path)
     if callable(getattr(model, "refine", None)):
         _export_and_verify(name, fmt, tmp_path / "steps", outputs="steps")
+
+
+def test_captured_eager_tensors_become_onnx_initializers(tmp_path):
+    """tf2onnx turns the placeholders of tensors a traced function captures into graph inputs;
+    the export binds them to their values, so the graph asks only for the model's input."""
+    model = small_model("gncn-pdh-mnist5k")
+    path = tz.export(model, tmp_path / "pdh.onnx")  # parity-checked against Keras by export itself
+    graph = onnx.load(str(path)).graph
+    assert [i.name for i in graph.input] == ["input"]
+    x = sample_batch(model, batch=4, seed=3)
+    np.testing.assert_allclose(run_artifact(path, "onnx", {"input": x[0]})["output"], np.asarray(model(x[0])),
+                               atol=1e-4)
+
+
+def test_random_inference_cannot_be_exported_to_onnx_and_leaves_nothing(tmp_path):
+    model = small_model("conv-ngc-natural32", init_noise="always", steps=2)
+    assert _is_stochastic(model)
+    with pytest.raises(ExportError, match="not valid ONNX"):
+        tz.export(model, tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------------------ loops

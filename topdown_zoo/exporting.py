@@ -400,6 +400,7 @@ def _write_onnx(model, forward, signature, tmp: Path, opset, metadata: dict):
         raise ExportError(f"tf2onnx could not convert {metadata['model']}: {type(err).__name__}: {err}") from err
     _name_onnx_outputs(proto, concrete)
     _fix_negative_conv_transpose_pads(proto.graph, _onnx_opset(proto))
+    stray = _bind_captured_constants(proto, concrete, signature.names)
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(metadata, default=str)
@@ -411,13 +412,53 @@ def _write_onnx(model, forward, signature, tmp: Path, opset, metadata: dict):
             f"the ONNX graph of {metadata['model']} is not valid ONNX: {first} (tf2onnx 1.17 cannot convert this "
             "TensorFlow op, e.g. random sampling at inference time); use format='saved_model'"
         ) from err
-    stray = [i.name for i in proto.graph.input if i.name not in signature.names]
     if stray:
         raise ExportError(
-            f"tf2onnx left tensors of {metadata['model']}'s loop unconnected (graph inputs {', '.join(stray)}: "
-            "a tf2onnx 1.17 while-loop conversion bug); use format='saved_model'"
+            f"tf2onnx left tensors of {metadata['model']} unconnected (graph inputs {', '.join(stray)}) that are "
+            "neither the model's inputs nor constants it captures; use format='saved_model'"
         )
     onnx.save(proto, str(tmp))
+
+
+def _captured_constants(concrete) -> dict[str, np.ndarray]:
+    """``{placeholder name: value}`` of the non-variable tensors the traced function captures
+    from outside (tensors a model made eagerly, e.g. in ``build``, and keeps as attributes)."""
+    if hasattr(concrete, "get_concrete_function"):
+        concrete = concrete.get_concrete_function()
+    out = {}
+    for external, internal in concrete.graph.captures:
+        if internal.dtype.name == "resource" or not hasattr(external, "numpy"):
+            continue
+        try:
+            out[internal.name] = np.asarray(external.numpy())
+        except Exception:  # noqa: BLE001 - a symbolic capture has no value: leave it to the stray check
+            continue
+    return out
+
+
+def _bind_captured_constants(proto, concrete, input_names) -> list[str]:
+    """tf2onnx 1.17's ``from_function`` takes every non-resource input of the concrete function as a
+    model input, and that includes the placeholders of captured eager tensors (variables are frozen
+    into constants, eager tensors are not): the ONNX graph asks for them as extra inputs, which the
+    nodes (a ``Loop`` too, when the settling loop captures them) really read. Turn each into an
+    initializer holding the captured value. Returns the names of graph inputs still unexplained."""
+    from onnx import numpy_helper
+
+    captured = _captured_constants(concrete)
+    keep, stray = [], []
+    for graph_input in proto.graph.input:
+        name = graph_input.name
+        if name in input_names:
+            keep.append(graph_input)
+        elif name in captured:
+            proto.graph.initializer.append(numpy_helper.from_array(captured[name], name))
+        else:
+            keep.append(graph_input)
+            stray.append(name)
+    if len(keep) != len(proto.graph.input):
+        del proto.graph.input[:]
+        proto.graph.input.extend(keep)
+    return stray
 
 
 def _onnx_opset(proto) -> int:

@@ -8,7 +8,7 @@ from keras import layers
 from topdown_zoo.errors import TopdownZooError
 from topdown_zoo.layers.backbones import BasicBlock
 from topdown_zoo.layers.butd_layers import galu
-from topdown_zoo.models.butd.model import BUTDModel, ConvNode, DenseNode, ReLUNode, flat_nodes
+from topdown_zoo.models.butd.model import BUTDModel, ConvNode, DenseNode, flat_nodes
 
 
 def _conv_body():

@@ -41,7 +41,7 @@ def test_one_step_matches_hand_computation():
 def test_ancestral_initialisation():
     model = _model(init_mean=0.5, init_std=0.05, channels=[4, 5, 6, 3])
     x = _images(shape=(8, 8, 3), n=64)
-    states = model.initial_states(tf.constant(x))
+    states = model.initial_states(tf.constant(x), training=True)  # sampled while training only
     top = states[-1].numpy()
     assert top.shape == (64, 1, 1, 4)
     assert abs(top.mean() - 0.5) < 0.01 and abs(top.std() - 0.05) < 0.01

@@ -3,7 +3,6 @@ import itertools
 
 import numpy as np
 import pytest
-from scipy.special import logsumexp
 
 from topdown_zoo import metrics_image as mi
 

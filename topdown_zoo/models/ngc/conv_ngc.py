@@ -13,9 +13,13 @@ and corrects its state with the bottom-up error convolution and a leak (eq. 2)::
 with ``Eˡ = Wˡ`` read as a convolution (the exact adjoint of the transposed convolution: "error
 filters tied to Wᵀ", the paper's default) or learned separately (``ΔE = λ ΔW``). The top layer
 has no error maps. Initialisation (Algorithm 1, lines 3–10): ``zᴸ ~ N(μ_z, σ_z)``, then an
-ancestral pass ``zˡ = z̄ˡ``; ``z⁰ = x``. Clamping: ``clamp="all"`` keeps z⁰ = x (reconstruction,
-training); ``clamp="first"`` sets z⁰ = x only at step 1 and lets z⁰ evolve by eq. 2 with
-``d⁰ = −e⁰`` (the paper's denoising protocol). The output is z̄⁰ after T steps.
+ancestral pass ``zˡ = z̄ˡ``; ``z⁰ = x``. As with dropout, the top maps are sampled only while
+training (``init_noise="train"``, the default: the local-learning ``train_step``); at inference
+(``model(x)``, ``reconstruct``, ``denoise``, ``evaluate``) they start at their mean ``μ_z``, so the
+output is a deterministic function of the input and exports with a parity check.
+``init_noise="always"`` samples at inference too (the paper does not say which it does).
+Clamping: ``clamp="all"`` keeps z⁰ = x (reconstruction, training); ``clamp="first"`` sets z⁰ = x
+only at step 1 and lets z⁰ evolve by eq. 2 with ``d⁰ = −e⁰`` (the paper's denoising protocol). The output is z̄⁰ after T steps.
 
 Learning (section 3.2): ``ΔWˡ = eˡ⁻¹ *₁ Dilate(φ(zˡ), s)`` (``learning.ngc_hebbian.conv_delta_kernel``),
 ``Δbˡ = Σ eˡ⁻¹``, applied as ``−Δ`` through the optimizer, then every 3×3 kernel is re-projected
@@ -30,6 +34,9 @@ from keras import ops
 from topdown_zoo.learning import ngc_hebbian as rules
 from topdown_zoo.models.ngc.gncn import _act
 
+#: ``init_noise`` values: sample the top initial states only while training, or at inference too
+INIT_NOISE = ("train", "always")
+
 
 @keras.saving.register_keras_serializable(package="topdown_zoo")
 class ConvNGC(keras.Model):
@@ -42,13 +49,15 @@ class ConvNGC(keras.Model):
         activation: φ (leaky_relu). output_activation: g (identity).
         error_synapses: "tied" or "learned" (rate ``error_rate`` = λ).
         init_mean, init_std: μ_z, σ_z of the top states' initial noise (0.5, 0.05).
+        init_noise: when the top states are sampled from N(μ_z, σ_z): "train" (default; only while
+            training, μ_z at inference, like dropout) or "always" (at inference too: random output).
         weight_std: std of the Gaussian initial kernels (0.1).
     """
 
     def __init__(self, image_shape=(32, 32, 3), channels=(10, 15, 20, 25, 3), kernel_size=3, strides=2,
                  steps=60, beta=0.1, leak=0.001, activation="leaky_relu", output_activation="identity",
                  error_synapses="tied", error_rate=0.9, init_mean=0.5, init_std=0.05, weight_std=0.1,
-                 seed=0, **kwargs):
+                 seed=0, init_noise="train", **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(int(v) for v in image_shape)
         self.channels = [int(c) for c in channels]
@@ -60,6 +69,9 @@ class ConvNGC(keras.Model):
             raise ValueError(f"image height/width must be divisible by strides**L = {div}")
         if error_synapses not in ("tied", "learned"):
             raise ValueError(f"error_synapses must be 'tied' or 'learned', got {error_synapses!r}")
+        if init_noise not in INIT_NOISE:
+            raise ValueError(f"init_noise must be one of {', '.join(map(repr, INIT_NOISE))}, got {init_noise!r}")
+        self.init_noise = init_noise
         self.kernel_size, self.strides = int(kernel_size), int(strides)
         self.steps, self.beta, self.leak = int(steps), float(beta), float(leak)
         self.activation, self.output_activation = activation, output_activation
@@ -94,7 +106,8 @@ class ConvNGC(keras.Model):
                 "kernel_size": self.kernel_size, "strides": self.strides, "steps": self.steps, "beta": self.beta,
                 "leak": self.leak, "activation": self.activation, "output_activation": self.output_activation,
                 "error_synapses": self.error_synapses, "error_rate": self.error_rate, "init_mean": self.init_mean,
-                "init_std": self.init_std, "weight_std": self.weight_std, "seed": self.seed}
+                "init_std": self.init_std, "weight_std": self.weight_std, "seed": self.seed,
+                "init_noise": self.init_noise}
 
     # ------------------------------------------------------------------ dynamics
     def predict_layer(self, l, z_upper):
@@ -112,11 +125,19 @@ class ConvNGC(keras.Model):
         errs = [states[l] - zbar[l] for l in range(self.L)]
         return zbar, errs
 
-    def initial_states(self, x):
-        """Algorithm 1 lines 3–10: top maps ~ N(μ_z, σ_z), ancestral pass down, z⁰ = x."""
+    def samples_initial_states(self, training=False) -> bool:
+        """Whether the top maps are drawn from N(μ_z, σ_z) (else set to μ_z) in this mode."""
+        return self.init_noise == "always" or bool(training)
+
+    def initial_states(self, x, training=False):
+        """Algorithm 1 lines 3–10: top maps ~ N(μ_z, σ_z) (``μ_z`` at inference with
+        ``init_noise="train"``), ancestral pass down, z⁰ = x."""
         b = ops.shape(x)[0]
-        top = self.init_mean + self.init_std * keras.random.normal((b, *self.shapes[self.L]), seed=self.seed_generator,
-                                                                   dtype=x.dtype)
+        shape = (b, *self.shapes[self.L])
+        if self.samples_initial_states(training):
+            top = self.init_mean + self.init_std * keras.random.normal(shape, seed=self.seed_generator, dtype=x.dtype)
+        else:
+            top = ops.full(shape, self.init_mean, dtype=x.dtype)
         states = [None] * (self.L + 1)
         states[self.L] = top
         for l in range(self.L, 1, -1):
@@ -142,15 +163,16 @@ class ConvNGC(keras.Model):
             return tuple(new)
         return body
 
-    def settle(self, x, steps=None, clamp="all", trajectory=False, initial_states=None):
-        """T steps of Algorithm 1. Returns ``states`` [z⁰ … zᴸ], ``predictions`` [z̄⁰ … z̄ᴸ⁻¹],
+    def settle(self, x, steps=None, clamp="all", trajectory=False, initial_states=None, training=False):
+        """T steps of Algorithm 1 (``training=True`` samples the initial top states, see ``init_noise``).
+        Returns ``states`` [z⁰ … zᴸ], ``predictions`` [z̄⁰ … z̄ᴸ⁻¹],
         ``errors`` [e⁰ … eᴸ⁻¹], ``energy`` (per example, eq. 3 negated) and with ``trajectory=True``
         ``energies`` (T+1,) and ``z0_steps`` (the bottom state after each step)."""
         if clamp not in ("all", "first"):
             raise ValueError(f"clamp must be 'all' or 'first', got {clamp!r}")
         x = ops.convert_to_tensor(x, dtype=self.compute_dtype)
         steps = self.steps if steps is None else int(steps)
-        states = tuple(initial_states) if initial_states is not None else tuple(self.initial_states(x))
+        states = tuple(initial_states) if initial_states is not None else tuple(self.initial_states(x, training=training))
         body = self._body(x, clamp)
         out = {}
         if trajectory:
@@ -181,7 +203,7 @@ class ConvNGC(keras.Model):
 
     def call(self, x, training=False):
         """Reconstruction z̄⁰ after T steps with the input clamped."""
-        return self.settle(x)["predictions"][0]
+        return self.settle(x, training=training)["predictions"][0]
 
     def reconstruct(self, x, clamp="all", steps=None):
         return self.settle(x, steps=steps, clamp=clamp)["predictions"][0]
@@ -215,7 +237,7 @@ class ConvNGC(keras.Model):
     def train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
         x = ops.cast(x, self.compute_dtype)
-        settled = self.settle(x)
+        settled = self.settle(x, training=True)
         self.optimizer.apply_gradients([(-ops.stop_gradient(d), v) for v, d in self.local_updates(settled)])
         self.project()
         return self._metrics_from(x, settled)
