@@ -15,6 +15,9 @@ _CBL_DEFAULTS = {"iterations": 2, "alpha": 0.0, "adapter": "gating"}
 _SMALL_CNN = {"num_classes": 10, "widths": [16, 32, 64, 128], "dense_units": 128}
 
 
+_BASELINE = {"standard_cnn": "StandardCNN", "resnet18": "ResNet-18 baseline"}
+
+
 def _pair(dataset_tag, dataset, input_shape, backbone, backbone_config, preprocessing, *, ff_name, paper_ff=None,
           paper_cbl=None, weights=None, input_range=None, what=""):
     common = dict(dataset=dataset, input_shape=input_shape, preprocessing=preprocessing, evaluator=_EVAL,
@@ -23,7 +26,7 @@ def _pair(dataset_tag, dataset, input_shape, backbone, backbone_config, preproce
     return [
         ModelSpec(name=ff_name, builder=_FF, recipe=f"{ff_name}.yaml",
                   config={"backbone": backbone, "backbone_config": backbone_config},
-                  description=f"feed-forward {what} baseline on {dataset_tag} (the paper's StandardCNN)",
+                  description=f"feed-forward {what} baseline on {dataset_tag} (the paper's {_BASELINE[backbone]})",
                   paper_results=paper_ff or {}, **common),
         ModelSpec(name=cbl_name, builder=_CBL, recipe=f"{cbl_name}.yaml",
                   config={"backbone": backbone, "backbone_config": backbone_config, **_CBL_DEFAULTS},

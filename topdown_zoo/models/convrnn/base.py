@@ -19,6 +19,43 @@ from topdown_zoo.errors import TopdownZooError
 from topdown_zoo.learning.bptt import StepLossTraining
 
 
+#: ``stem`` values: none (the first recurrent layer sees the image) or a feed-forward ImageNet stem
+STEMS = (None, "imagenet")
+
+
+def check_stem(stem):
+    if stem not in STEMS:
+        raise TopdownZooError(f"stem={stem!r} is not allowed; use null (no stem, small images) or 'imagenet'")
+    return stem
+
+
+@keras.saving.register_keras_serializable(package="topdown_zoo")
+class ImageNetStem(keras.layers.Layer):
+    """The feed-forward front end for 224×224 images, run once per image (not recurrent):
+    ``maxpool_3×3/2(f(Conv_7×7/2(x)))``, 224 → 56 (the ResNet stem without batch norm). The
+    recurrent layers then run at 56×56 and below, which keeps T unrolled steps affordable."""
+
+    def __init__(self, width: int = 64, activation: str = "relu", **kwargs):
+        super().__init__(**kwargs)
+        self.width, self.activation = check_int("stem_width", width, 1), activation
+        self.conv = keras.layers.Conv2D(self.width, 7, strides=2, padding="same", activation=activation,
+                                        name="conv", dtype=self.dtype_policy)
+        self.pool = keras.layers.MaxPooling2D(3, strides=2, padding="same", dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        self.built = True
+
+    def call(self, x):
+        return self.pool(self.conv(x))
+
+    def compute_output_shape(self, input_shape):
+        return self.pool.compute_output_shape(self.conv.compute_output_shape(input_shape))
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width, "activation": self.activation}
+
+
 def check_int(name: str, value, low: int) -> int:
     if isinstance(value, bool) or not float(value).is_integer() or int(value) < low:
         raise TopdownZooError(f"{name}={value!r} is not allowed; it must be an integer >= {low}")

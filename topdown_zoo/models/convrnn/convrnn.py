@@ -21,7 +21,7 @@ from keras import ops
 
 from topdown_zoo.errors import TopdownZooError
 from topdown_zoo.layers.convrnn_cells import ReciprocalGatedCell, ResNetLikeCell
-from topdown_zoo.models.convrnn.base import AnytimeClassifier, check_int
+from topdown_zoo.models.convrnn.base import AnytimeClassifier, ImageNetStem, check_int, check_stem
 
 _PACKAGE = "topdown_zoo"
 LOCAL_CELLS = {"reciprocal_gated": ReciprocalGatedCell, "resnet_like": ResNetLikeCell}
@@ -36,12 +36,15 @@ class GatedConvRNN(AnytimeClassifier):
         widths: channels per layer; a 2×2 max-pool follows every layer but the last.
         kernel_size: feed-forward kernel size; cell_kernel_size: the cells' recurrent kernels.
         cell_config: extra keyword arguments of the cell (gate multipliers/offsets, activations).
+        stem: ``None`` (layer 0 sees the image) or ``"imagenet"``: a feed-forward 7×7/2 conv (ELU,
+            ``stem_width`` channels) and 3×3/2 max-pool run once before layer 0 (224 → 56).
         num_classes, iterations, step_weights, gamma: as in the other ConvRNN models.
     """
 
     def __init__(self, cell: str = "reciprocal_gated", widths=(64, 128, 256), kernel_size: int = 3,
                  cell_kernel_size: int = 3, cell_config: dict | None = None, num_classes: int = 10,
-                 iterations: int = 4, step_weights="uniform", gamma: float = 1.0, **kwargs):
+                 iterations: int = 4, step_weights="uniform", gamma: float = 1.0, stem: str | None = None,
+                 stem_width: int = 64, **kwargs):
         super().__init__(iterations=iterations, step_weights=step_weights, gamma=gamma, **kwargs)
         if cell not in LOCAL_CELLS:
             raise TopdownZooError(f"cell={cell!r} is not allowed; use one of: {', '.join(LOCAL_CELLS)}")
@@ -51,7 +54,9 @@ class GatedConvRNN(AnytimeClassifier):
         self.cell_kernel_size = check_int("cell_kernel_size", cell_kernel_size, 1)
         self.cell_config = dict(cell_config or {})
         self.num_classes = check_int("num_classes", num_classes, 2)
+        self.stem, self.stem_width = check_stem(stem), check_int("stem_width", stem_width, 1)
         d = self.dtype_policy
+        self.stem_layer = ImageNetStem(self.stem_width, "elu", name="stem", dtype=d) if self.stem else None
         self.convs = [keras.layers.Conv2D(w, self.kernel_size, padding="same", name=f"conv_{l}", dtype=d)
                       for l, w in enumerate(self.widths)]
         self.cells = [LOCAL_CELLS[cell](w, self.cell_kernel_size, name=f"cell_{l}", dtype=d, **self.cell_config)
@@ -62,6 +67,9 @@ class GatedConvRNN(AnytimeClassifier):
 
     def build(self, input_shape):
         shape = (None,) + tuple(input_shape)[1:]
+        if self.stem_layer is not None:
+            self.stem_layer.build(shape)
+            shape = self.stem_layer.compute_output_shape(shape)
         for l, w in enumerate(self.widths):
             if l > 0:
                 shape = self.pool.compute_output_shape(shape)
@@ -73,6 +81,8 @@ class GatedConvRNN(AnytimeClassifier):
 
     def _unroll(self, x, training, iterations):
         x = ops.cast(x, self.compute_dtype)
+        if self.stem_layer is not None:
+            x = self.stem_layer(x)  # once: the stem is feed-forward
         u0 = self.convs[0](x)
         states = [None] * len(self.widths)
         outputs = []
@@ -87,7 +97,8 @@ class GatedConvRNN(AnytimeClassifier):
     def get_config(self):
         return {**super().get_config(), "cell": self.cell, "widths": list(self.widths),
                 "kernel_size": self.kernel_size, "cell_kernel_size": self.cell_kernel_size,
-                "cell_config": dict(self.cell_config), "num_classes": self.num_classes}
+                "cell_config": dict(self.cell_config), "num_classes": self.num_classes, "stem": self.stem,
+                "stem_width": self.stem_width}
 
 
 def build_gated_convrnn(input_shape, **config) -> GatedConvRNN:

@@ -6,7 +6,8 @@ every iteration makes an early prediction, and the loss is the lecture's
 
 Iteration t::
 
-    x̂ = ReLU(Conv_stem(x))                         (once; same input every iteration)
+    x̂ = ReLU(Conv_stem(x))                         (once; same input every iteration;
+                                                    stem="imagenet": 7×7/2 conv + 3×3/2 max-pool)
     h_1^t, s_1^t = ConvLSTM_1(x̂,             s_1^{t−1})
     h_l^t, s_l^t = ConvLSTM_l(maxpool(h_{l−1}^t), s_l^{t−1})
     y_t = Dense(GAP(h_L^t))
@@ -19,7 +20,7 @@ import keras
 from keras import ops
 
 from topdown_zoo.layers.convrnn_cells import ConvLSTMCell
-from topdown_zoo.models.convrnn.base import AnytimeClassifier, check_int
+from topdown_zoo.models.convrnn.base import AnytimeClassifier, ImageNetStem, check_int, check_stem
 
 _PACKAGE = "topdown_zoo"
 
@@ -28,17 +29,23 @@ _PACKAGE = "topdown_zoo"
 class FeedbackNetwork(AnytimeClassifier):
     """ConvLSTM feedback network. Args: ``stem_width``, ``widths`` (ConvLSTM channels; a 2×2
     max-pool between layers), ``kernel_size``, ``num_classes``, ``iterations`` (T), ``gamma``
-    (γ of the loss), ``step_weights`` (default ``"geometric"``)."""
+    (γ of the loss), ``step_weights`` (default ``"geometric"``), ``stem`` (``None``: a 3×3 conv;
+    ``"imagenet"``: 7×7/2 conv + 3×3/2 max-pool, 224 → 56)."""
 
     def __init__(self, stem_width: int = 32, widths=(32, 64, 128), kernel_size: int = 3, num_classes: int = 10,
-                 iterations: int = 4, step_weights="geometric", gamma: float = 1.0, **kwargs):
+                 iterations: int = 4, step_weights="geometric", gamma: float = 1.0, stem: str | None = None,
+                 **kwargs):
         super().__init__(iterations=iterations, step_weights=step_weights, gamma=gamma, **kwargs)
         self.stem_width = check_int("stem_width", stem_width, 1)
         self.widths = [check_int("widths[i]", w, 1) for w in widths]
         self.kernel_size = check_int("kernel_size", kernel_size, 1)
         self.num_classes = check_int("num_classes", num_classes, 2)
+        self.stem_kind = check_stem(stem)
         d = self.dtype_policy
-        self.stem = keras.layers.Conv2D(self.stem_width, 3, padding="same", activation="relu", name="stem", dtype=d)
+        if self.stem_kind == "imagenet":
+            self.stem = ImageNetStem(self.stem_width, "relu", name="stem", dtype=d)
+        else:
+            self.stem = keras.layers.Conv2D(self.stem_width, 3, padding="same", activation="relu", name="stem", dtype=d)
         self.cells = [ConvLSTMCell(w, self.kernel_size, name=f"conv_lstm_{l}", dtype=d)
                       for l, w in enumerate(self.widths)]
         self.pool = keras.layers.MaxPooling2D(2, padding="same", dtype=d)
@@ -48,7 +55,7 @@ class FeedbackNetwork(AnytimeClassifier):
     def build(self, input_shape):
         shape = (None,) + tuple(input_shape)[1:]
         self.stem.build(shape)
-        shape = shape[:-1] + (self.stem_width,)
+        shape = self.stem.compute_output_shape(shape)
         for l, w in enumerate(self.widths):
             if l > 0:
                 shape = self.pool.compute_output_shape(shape)
@@ -70,7 +77,7 @@ class FeedbackNetwork(AnytimeClassifier):
 
     def get_config(self):
         return {**super().get_config(), "stem_width": self.stem_width, "widths": list(self.widths),
-                "kernel_size": self.kernel_size, "num_classes": self.num_classes}
+                "kernel_size": self.kernel_size, "num_classes": self.num_classes, "stem": self.stem_kind}
 
 
 def build_feedback_network(input_shape, **config) -> FeedbackNetwork:

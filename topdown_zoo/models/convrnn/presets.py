@@ -3,12 +3,13 @@
 * BL / BLT (Spoerer et al. 2017) and a parameter-matched feed-forward control on digit debris
   over mnist5k (trained here, CPU budget).
 * A reciprocal-gated ConvRNN and a ResNet-like-cell ConvRNN (Nayebi et al. 2018) and a ConvLSTM
-  feedback network (Zamir et al. 2017) on CIFAR-10 (recipes only).
+  feedback network (Zamir et al. 2017) on CIFAR-10 and, with a feed-forward 224 → 56 stem, on
+  ImageNet-1k (recipes only; the architectures are ours, not the papers' searched ones).
 
 ``paper_results`` stay empty: the lecture shows the papers' results as figures only.
 """
 from topdown_zoo.data.digit_debris import PREPROCESSING as DEBRIS_PREP
-from topdown_zoo.data.tfds_benchmarks import CIFAR10_PREPROCESSING
+from topdown_zoo.data.tfds_benchmarks import CIFAR10_PREPROCESSING, IMAGENET_PREPROCESSING
 from topdown_zoo.registry import ModelSpec
 
 _RCNN = "topdown_zoo.models.convrnn.blt:build_recurrent_cnn"
@@ -23,6 +24,8 @@ _DEBRIS = dict(family="convrnn", dataset="digit_debris_mnist5k", input_shape=(28
                preprocessing=DEBRIS_PREP, evaluator=_EVAL, paper=SPOERER, weights="hub")
 _CIFAR = dict(family="convrnn", dataset="cifar10", input_shape=(32, 32, 3), input_range=(0.0, 1.0),
               preprocessing=CIFAR10_PREPROCESSING, evaluator=_EVAL)
+_IMAGENET = dict(family="convrnn", dataset="imagenet2012", input_shape=(224, 224, 3), input_range=None,
+                 preprocessing=IMAGENET_PREPROCESSING, evaluator=_EVAL)
 
 PRESETS = [
     ModelSpec(name="blt-digitdebris-mnist5k", builder=_RCNN, recipe="blt-digitdebris-mnist5k.yaml",
@@ -50,4 +53,14 @@ PRESETS = [
                       "step_weights": "geometric", "num_classes": 10},
               description="feedback network: ConvLSTM stack, T=4 iterations, loss sum_t gamma^t L_t, on CIFAR-10",
               paper=ZAMIR, **_CIFAR),
+    ModelSpec(name="convrnn-rgcell-imagenet", builder=_GATED, recipe="convrnn-rgcell-imagenet.yaml",
+              config={"cell": "reciprocal_gated", "stem": "imagenet", "stem_width": 64, "widths": [64, 128, 256, 512],
+                      "iterations": 4, "num_classes": 1000},
+              description="ConvRNN with reciprocal gated cells (ImageNet stem, 4 gated layers, T=4) on ImageNet-1k",
+              paper=NAYEBI, **_IMAGENET),
+    ModelSpec(name="feedbacknet-convlstm-imagenet", builder=_FB, recipe="feedbacknet-convlstm-imagenet.yaml",
+              config={"stem": "imagenet", "stem_width": 64, "widths": [64, 128, 256, 512], "iterations": 4,
+                      "gamma": 1.0, "step_weights": "geometric", "num_classes": 1000},
+              description="feedback network: ImageNet stem, 4 ConvLSTM layers, T=4, loss sum_t gamma^t L_t, on ImageNet-1k",
+              paper=ZAMIR, **_IMAGENET),
 ]
