@@ -107,13 +107,7 @@ def test_artifacts_run_without_keras_or_topdown_zoo(fmt, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["onnx", "saved_model"])
 def test_every_registry_entry_runs_without_keras_or_topdown_zoo(fmt, tmp_path):
-    import fnmatch
-
-    from test_export import KNOWN_ONNX_FAILURES, _is_stochastic  # their own sweep tests the errors
-
-    names = [n for n in tz.list_models() if not _is_stochastic(small_model(n))
-             and not (fmt == "onnx" and any(fnmatch.fnmatchcase(n, p) for p in KNOWN_ONNX_FAILURES))]
-    _check([(name, "steps") for name in names], fmt, tmp_path)
+    _check([(name, "steps") for name in tz.list_models()], fmt, tmp_path)
 
 
 def test_the_fresh_process_would_notice_a_wrong_artifact(tmp_path):
