@@ -93,8 +93,6 @@ def _recipe_of(weights: str | None) -> dict | None:
     its own recipe's test data); ``None`` means the entry's own recipe."""
     if weights is None:
         return None
-    from pathlib import Path
-
     import yaml
 
     from topdown_zoo.hub import hub_folder_of
@@ -103,7 +101,7 @@ def _recipe_of(weights: str | None) -> dict | None:
     recorded = hub_folder_of(weights) / "recipe.yaml"
     if not recorded.is_file():
         return None
-    return validate(yaml.safe_load(Path(recorded).read_text()))
+    return validate(yaml.safe_load(recorded.read_text()))
 
 
 def _cmd_predict(args) -> int:

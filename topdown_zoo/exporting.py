@@ -398,9 +398,10 @@ def _write_onnx(model, forward, signature, tmp: Path, opset, metadata: dict):
                             opset=opset)
     except Exception as err:  # noqa: BLE001 - tf2onnx raises plain exceptions
         raise ExportError(f"tf2onnx could not convert {metadata['model']}: {type(err).__name__}: {err}") from err
-    _name_onnx_outputs(proto, concrete)
+    traced = concrete.get_concrete_function() if hasattr(concrete, "get_concrete_function") else concrete
+    _name_onnx_outputs(proto, traced)
     _fix_negative_conv_transpose_pads(proto.graph, _onnx_opset(proto))
-    stray = _bind_captured_constants(proto, concrete, signature.names)
+    stray = _bind_captured_constants(proto, traced, signature.names)
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(metadata, default=str)
@@ -423,8 +424,6 @@ def _write_onnx(model, forward, signature, tmp: Path, opset, metadata: dict):
 def _captured_constants(concrete) -> dict[str, np.ndarray]:
     """``{placeholder name: value}`` of the non-variable tensors the traced function captures
     from outside (tensors a model made eagerly, e.g. in ``build``, and keeps as attributes)."""
-    if hasattr(concrete, "get_concrete_function"):
-        concrete = concrete.get_concrete_function()
     out = {}
     for external, internal in concrete.graph.captures:
         if internal.dtype.name == "resource" or not hasattr(external, "numpy"):
@@ -530,8 +529,6 @@ def _name_onnx_outputs(proto, concrete):
     keys of the function's output dict (``output``, ``steps``)."""
     import tensorflow as tf
 
-    if hasattr(concrete, "get_concrete_function"):
-        concrete = concrete.get_concrete_function()
     structured = concrete.structured_outputs
     keys = sorted(structured) if isinstance(structured, dict) else []
     flat = tf.nest.flatten(structured)  # dicts flatten in sorted-key order, like the graph outputs

@@ -18,8 +18,8 @@ import math
 import os
 import platform
 import shutil
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any

@@ -4,6 +4,7 @@ import pytest
 import keras
 import tensorflow as tf
 
+from convrnn_reference import feedforward_first_step
 from topdown_zoo.errors import TopdownZooError
 from topdown_zoo.models.convrnn.base import resolve_time_weights
 from topdown_zoo.models.convrnn.blt import RecurrentCNN, build_recurrent_cnn
@@ -69,12 +70,7 @@ def test_per_step_readouts_count_shapes_and_last_step(build, kw, tmp_path):
 def test_gated_convrnn_first_step_is_the_feedforward_elu_network():
     """Bypass at the network level: step 0 (zero states) = Conv → ELU → pool → … → GAP → Dense."""
     model = build_gated_convrnn((12, 12, 1), iterations=2, **TINY)
-    h = X
-    for l, conv in enumerate(model.convs):
-        if l:
-            h = model.pool(h)
-        h = keras.activations.elu(conv(h))
-    expected = model.readout(model.gap(h))
+    expected = feedforward_first_step(model, X)
     np.testing.assert_allclose(np.asarray(model.refine(X)[0]), np.asarray(expected), rtol=1e-5, atol=1e-6)
 
 

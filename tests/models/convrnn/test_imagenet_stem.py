@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 import topdown_zoo as tz
+from convrnn_reference import feedforward_first_step
 from topdown_zoo.errors import TopdownZooError
 from topdown_zoo.registry import get_spec
 from topdown_zoo.models.convrnn.base import ImageNetStem
@@ -34,12 +35,7 @@ def test_stem_is_a_strided_7x7_conv_then_a_3x3_max_pool():
 
 def test_gated_convrnn_runs_the_stem_once_then_its_feedforward_first_step():
     model = build_gated_convrnn((32, 32, 3), iterations=2, **TINY)
-    h = _hand_stem(model.stem_layer, X, tf.nn.elu)
-    for l, conv in enumerate(model.convs):
-        if l:
-            h = model.pool(h)
-        h = keras.activations.elu(conv(h))
-    expected = model.readout(model.gap(h))
+    expected = feedforward_first_step(model, _hand_stem(model.stem_layer, X, tf.nn.elu))
     np.testing.assert_allclose(np.asarray(model.refine(X)[0]), np.asarray(expected), rtol=1e-5, atol=1e-5)
     assert tuple(model.convs[0].kernel.shape)[2] == 3  # layer 0 reads the stem's 3 maps, not the image
 

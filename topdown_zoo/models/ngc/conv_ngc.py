@@ -125,16 +125,12 @@ class ConvNGC(keras.Model):
         errs = [states[l] - zbar[l] for l in range(self.L)]
         return zbar, errs
 
-    def samples_initial_states(self, training=False) -> bool:
-        """Whether the top maps are drawn from N(μ_z, σ_z) (else set to μ_z) in this mode."""
-        return self.init_noise == "always" or bool(training)
-
     def initial_states(self, x, training=False):
         """Algorithm 1 lines 3–10: top maps ~ N(μ_z, σ_z) (``μ_z`` at inference with
         ``init_noise="train"``), ancestral pass down, z⁰ = x."""
         b = ops.shape(x)[0]
         shape = (b, *self.shapes[self.L])
-        if self.samples_initial_states(training):
+        if training or self.init_noise == "always":
             top = self.init_mean + self.init_std * keras.random.normal(shape, seed=self.seed_generator, dtype=x.dtype)
         else:
             top = ops.full(shape, self.init_mean, dtype=x.dtype)
