@@ -40,6 +40,22 @@ class HubError(TopdownZooError):
     """Weights that cannot be resolved, verified or loaded."""
 
 
+class ConfigError(TopdownZooError):
+    """A model config value that is not allowed (a family's constructor argument)."""
+
+
+class ExportError(TopdownZooError):
+    """An export that cannot be done as asked (format, options, model)."""
+
+
+class ExportParityError(ExportError):
+    """The exported artifact's outputs differ from Keras by more than the tolerance."""
+
+
+class BackendError(TopdownZooError):
+    """Something the active Keras backend (or a missing optional package) cannot do."""
+
+
 def close_matches(word: str, candidates: Iterable[str], n: int = 5) -> list[str]:
     """Names from ``candidates`` that look like ``word`` (edit-distance based, best first)."""
     candidates = list(candidates)

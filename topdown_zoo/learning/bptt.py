@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from topdown_zoo.errors import TopdownZooError
+from topdown_zoo.learning.trainer import RuleTraining
 
 
 def resolve_step_weights(step_weights, iterations: int) -> list[float]:
@@ -47,13 +48,16 @@ def step_weighted_loss(step_losses: Sequence, weights: Sequence[float]):
     return total
 
 
-class StepLossTraining:
+class StepLossTraining(RuleTraining):
     """Mixin for a ``keras.Model`` with ``refine(x, training) -> [y⁽⁰⁾, …]`` and a
     ``step_loss_weights`` list: training is BPTT through the unrolled steps on
     L = Σ_τ λ_τ ℓ(y⁽τ⁾, y*) (eq. 9) with the compiled loss ℓ, and the compiled metrics are
-    measured on the last step. Loss scaling (``mixed_float16``) and ``tf.distribute`` work as in
-    ``keras.Model.fit``. Used by CBL (λ over T+1 steps) and the ConvRNN family (one readout per
-    time step)."""
+    measured on the last step. The backend's autodiff differentiates it through
+    :class:`~topdown_zoo.learning.trainer.RuleTraining` (JAX, PyTorch and TensorFlow alike); loss
+    scaling (``mixed_float16``) and distribution work as in ``keras.Model.fit``. Used by CBL
+    (λ over T+1 steps) and the ConvRNN family (one readout per time step)."""
+
+    learning_rule = "objective"
 
     def step_loss(self, y, steps, sample_weight=None):
         """Σ_τ λ_τ ℓ(y⁽τ⁾, y*) over ``steps`` plus the model's regularisation losses."""
@@ -63,26 +67,13 @@ class StepLossTraining:
             total = total + self._aggregate_additional_loss(extra)
         return total
 
-    def train_step(self, data):
-        import tensorflow as tf
+    def objective(self, x, y, sample_weight, training=True):
+        """(eq. 9 loss, last-step output) of the unrolled refinement."""
+        steps = self.refine(x, training=training)
+        return self.step_loss(y, steps, sample_weight), steps[-1]
 
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            steps = self.refine(x, training=True)
-            loss = self.step_loss(y, steps, sample_weight)
-            self._track_loss(loss, x)
-            scaled = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
-
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        steps = self.refine(x, training=False)
-        self._track_loss(self.step_loss(y, steps, sample_weight), x)
-        return self.compute_metrics(x, y, steps[-1], sample_weight=sample_weight)
-
-    def _track_loss(self, loss, x):
+    def update_step_metrics(self, loss, x, y, y_pred, sample_weight):
         from keras.src.losses import loss as loss_module
 
         self._loss_tracker.update_state(loss_module.unscale_loss_for_distribution(loss), sample_weight=ops.shape(x)[0])
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)

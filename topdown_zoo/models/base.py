@@ -1,0 +1,229 @@
+"""The model contract: what every zoo model is, and all that shared code may rely on.
+
+Every model the registry builds is a :class:`ZooModel` (a ``keras.Model``). Training,
+evaluation, export, the hub, model cards, the CLI and the demo use only what this class
+declares; they never probe a model for family features or read private attributes.
+
+========================  ======================================================================
+contract member           meaning
+========================  ======================================================================
+``registry_name``         the registry entry the model was built from (``None`` for a model
+                          built by hand); saved in the model's own Keras config
+``registry_overrides``    the config overrides given to :func:`topdown_zoo.create`; saved too
+``input_specs()``         names, per-example shapes and dtypes of the inputs (batch axis left out)
+``example_inputs()``      a random batch in that structure (what ``model(...)`` takes)
+``pack_inputs(arrays)``   arrays in ``input_specs`` order → the structure ``model(...)`` takes
+``step_key``              the config key that holds the step count (``"iterations"``), or
+                          ``None`` for a single-pass model
+``iterations``            that step count (T refinement / settling / time steps; 0 = one pass)
+``step_outputs(x)``       the output after every step, ``[y⁽⁰⁾, …]`` (a one-pass model: ``[y]``)
+``prediction_kind``       ``"labels"``, ``"task_labels"`` or ``"reconstruction"``: what an output
+                          means
+``interpret(x, **opt)``   a :class:`Prediction`: per-example columns to print, arrays to save
+``compile_default(opt)``  the compile that ``fit`` needs (loss / metrics of the learning rule)
+``evaluator``             ``"module:function"`` of the default evaluator
+``training_callbacks()``  the family's extra ``fit`` callbacks (e.g. per-epoch statistics)
+``with_config(**kw)``     a rebuilt copy with config changes and the same weights (or ``None``)
+========================  ======================================================================
+
+The contract is documented with a complete minimal family in ``docs/contributing-a-family.md``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any, ClassVar, Mapping, Sequence
+
+import keras
+import numpy as np
+
+from topdown_zoo.errors import InputSpecError, TopdownZooError
+
+#: the old name of the step count in the NGC family; accepted with a DeprecationWarning
+DEPRECATED_STEP_KEYS = ("steps",)
+PREDICTION_KINDS = ("labels", "task_labels", "reconstruction")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """One input of a model: its name, per-example shape (``None`` = any size) and dtype."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str = "float32"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": [None, *self.shape], "dtype": self.dtype}
+
+
+@dataclasses.dataclass
+class Prediction:
+    """What a batch of predictions means.
+
+    Attributes:
+        columns: one value per example and name (labels, confidences, errors …): printed by
+            ``topdown-zoo predict``, a column each.
+        arrays: larger per-example results (reconstructions …): written by ``predict --out``.
+    """
+
+    columns: dict[str, np.ndarray]
+    arrays: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+
+def pop_deprecated_step_key(config: dict[str, Any], owner: str) -> dict[str, Any]:
+    """Move a deprecated step-count key (``steps``) to ``iterations``, with a DeprecationWarning."""
+    for old in DEPRECATED_STEP_KEYS:
+        if old in config:
+            value = config.pop(old)
+            warnings.warn(f"{owner}: the config key {old!r} is deprecated; use 'iterations'",
+                          DeprecationWarning, stacklevel=3)
+            config.setdefault("iterations", value)
+    return config
+
+
+class ZooModel(keras.Model):
+    """Base class of every zoo model (see the module docstring for the contract).
+
+    Subclasses set ``step_key`` and ``prediction_kind``, implement ``input_specs`` when they
+    take something else than one float image/vector, ``step_outputs`` when they iterate, and
+    ``interpret`` / ``compile_default`` when their outputs are not class logits.
+    """
+
+    step_key: ClassVar[str | None] = None
+    prediction_kind: ClassVar[str] = "labels"
+    evaluator: ClassVar[str] = "topdown_zoo.evaluation:evaluate_classifier"
+
+    def __init__(self, *args: Any, registry_name: str | None = None,
+                 registry_overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.registry_name = registry_name
+        self.registry_overrides = dict(registry_overrides or {})
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        if self.registry_name is not None:
+            config["registry_name"] = self.registry_name
+            config["registry_overrides"] = dict(self.registry_overrides)
+        return config
+
+    # ------------------------------------------------------------------ inputs
+    def input_specs(self) -> list[InputSpec]:
+        """The model's inputs; default: one float input shaped like the build shape."""
+        shape = self._build_shape()
+        return [InputSpec("input", tuple(shape[1:]))]
+
+    def _build_shape(self) -> tuple[int | None, ...]:
+        build = (self.get_build_config() or {}).get("input_shape")
+        if build is None:
+            raise TopdownZooError(f"{type(self).__name__} is not built: call it once or build it before use")
+        if build and isinstance(build[0], (tuple, list)):
+            build = build[0]
+        return tuple(build)
+
+    def pack_inputs(self, arrays: Sequence[Any]) -> Any:
+        """Arrays in ``input_specs()`` order → what ``model(...)`` takes (one input: the array)."""
+        arrays = list(arrays)
+        return arrays[0] if len(arrays) == 1 else tuple(arrays)
+
+    def unpack_inputs(self, inputs: Any) -> list[Any]:
+        """Inverse of :meth:`pack_inputs`."""
+        if isinstance(inputs, Mapping):
+            return [inputs[s.name] for s in self.input_specs()]
+        if isinstance(inputs, (tuple, list)):
+            return list(inputs)
+        return [inputs]
+
+    def example_inputs(self, batch: int = 2, seed: int = 0,
+                       value_range: tuple[float, float] = (0.0, 1.0)) -> Any:
+        """A random batch: floats uniform in ``value_range``, integers in ``[0, input_high)``."""
+        rng = np.random.default_rng(seed)
+        arrays = []
+        for spec in self.input_specs():
+            shape = (batch, *(4 if d is None else d for d in spec.shape))
+            if spec.dtype.startswith("int"):
+                arrays.append(rng.integers(0, self.integer_input_high(spec.name), size=shape).astype(spec.dtype))
+            else:
+                arrays.append(rng.uniform(*value_range, size=shape).astype(spec.dtype))
+        return self.pack_inputs(arrays)
+
+    def integer_input_high(self, name: str) -> int:
+        """Exclusive upper bound of an integer input (e.g. the number of tasks)."""
+        return 2
+
+    def check_inputs(self, inputs: Any) -> None:
+        """Raise :class:`InputSpecError` for integer inputs out of range (e.g. a task id)."""
+        for spec, value in zip(self.input_specs(), self.unpack_inputs(inputs)):
+            if spec.dtype.startswith("int"):
+                arr = np.asarray(value)
+                high = self.integer_input_high(spec.name)
+                if arr.size and (arr.min() < 0 or arr.max() >= high):
+                    raise InputSpecError(f"input {spec.name!r} must hold integers in [0, {high - 1}], got values in "
+                                         f"[{int(arr.min())}, {int(arr.max())}]")
+
+    # ------------------------------------------------------------------ steps
+    @property
+    def num_steps(self) -> int:
+        """The step count (0 for a single-pass model)."""
+        return int(getattr(self, self.step_key)) if self.step_key else 0
+
+    def step_outputs(self, inputs: Any, training: bool = False) -> list[Any]:
+        """The output after every step, ``[y⁽⁰⁾, …]``; a single-pass model returns ``[y]``."""
+        return [self(inputs, training=training)]
+
+    # ------------------------------------------------------------------ meaning
+    def interpret(self, inputs: Any, **options: Any) -> Prediction:
+        """Class labels and confidence of the final output, and the label after every step."""
+        _refuse_options(self, options)
+        steps = [np.asarray(keras.ops.convert_to_numpy(s)) for s in self.step_outputs(inputs)]
+        columns: dict[str, np.ndarray] = {}
+        if len(steps) > 1:
+            for k, s in enumerate(steps):
+                columns[f"label_step{k}"] = s.argmax(-1)
+        final = steps[-1]
+        columns["label"] = final.argmax(-1)
+        columns["confidence"] = _softmax(final).max(-1)
+        return Prediction(columns)
+
+    # ------------------------------------------------------------------ training
+    def compile_default(self, optimizer: Any) -> None:
+        """Compile for ``fit``: sparse cross-entropy on logits and accuracy (classifiers)."""
+        self.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                     metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+    def training_callbacks(self, run_dir: Any) -> list[Any]:
+        """Extra ``fit`` callbacks of the family (none by default)."""
+        return []
+
+    # ------------------------------------------------------------------ rebuilding
+    def with_config(self, **changes: Any) -> "ZooModel | None":
+        """A built copy with ``changes`` applied to the config and this model's weights, or
+        ``None`` when the weights no longer fit (e.g. per-step parameters)."""
+        config = {**self.get_config(), **changes}
+        new = type(self).from_config(config)
+        build_config = self.get_build_config()
+        if build_config:
+            new.build_from_config(build_config)
+        new(self.example_inputs(batch=1), training=False)
+        old_w, new_w = self.weights, new.weights
+        if len(old_w) != len(new_w) or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(old_w, new_w)):
+            return None
+        for dst, src in zip(new_w, old_w):
+            dst.assign(keras.ops.cast(src.value, dst.dtype))
+        return new
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def _refuse_options(model: ZooModel, options: Mapping[str, Any]) -> None:
+    given = sorted(k for k, v in options.items() if v is not None)
+    if given:
+        raise InputSpecError(f"{model.registry_name or type(model).__name__} takes no prediction option "
+                             f"{', '.join(given)} (it predicts {model.prediction_kind})")
+
+
+def is_zoo_model(obj: Any) -> bool:
+    return isinstance(obj, ZooModel)
