@@ -89,9 +89,51 @@ def make_optimizer(recipe: dict):
                                 weight_decay=float(opt["weight_decay"]) or None, **common)
 
 
+class _NoScope:
+    """``with strategy.scope():`` for backends whose distribution is global (JAX) or absent."""
+
+    def __init__(self, replicas: int = 1) -> None:
+        self.num_replicas_in_sync = replicas
+
+    def scope(self) -> "_NoScope":
+        return self
+
+    def __enter__(self) -> "_NoScope":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def make_strategy(name: str):
-    """A ``tf.distribute`` strategy: default (one device), mirrored (all local GPUs / logical
-    devices), multi_worker_mirrored (several machines, from ``TF_CONFIG``), tpu."""
+    """The recipe's ``strategy`` on the active backend.
+
+    TensorFlow: a ``tf.distribute`` strategy — default (one device), mirrored (all local GPUs /
+    logical devices), multi_worker_mirrored (several machines, from ``TF_CONFIG``), tpu.
+    JAX: ``mirrored`` is ``keras.distribution.DataParallel`` over every local device (set
+    globally; the returned object only counts the replicas); default is one device.
+    PyTorch: only ``default`` (Keras has no distribution API for PyTorch).
+    """
+    import keras
+
+    from topdown_zoo.errors import BackendError
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        if name == "default":
+            keras.distribution.set_distribution(None)
+            return _NoScope()
+        if name == "mirrored":
+            devices = keras.distribution.list_devices()
+            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+            return _NoScope(len(devices))
+        raise BackendError(f"strategy={name!r} is not available on the JAX backend; use 'default' or 'mirrored' "
+                           "(keras.distribution.DataParallel), or KERAS_BACKEND=tensorflow for tf.distribute")
+    if backend != "tensorflow":
+        if name == "default":
+            return _NoScope()
+        raise BackendError(f"strategy={name!r} is not available on the {backend} backend; use 'default', or "
+                           "KERAS_BACKEND=jax / tensorflow for several devices")
     import tensorflow as tf
 
     if name == "default":
@@ -104,18 +146,6 @@ def make_strategy(name: str):
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)
-
-
-def compile_model(model, spec, optimizer) -> None:
-    """Classification: sparse cross-entropy from logits + accuracy. Other tasks: the family's
-    ``train_step`` owns the learning rule, so only the optimizer is given."""
-    import keras
-
-    if spec.task == "classification":
-        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    else:
-        model.compile(optimizer=optimizer)
 
 
 def plot_history(csv_path: Path, out_path: Path) -> None:
@@ -190,7 +220,7 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
             model = build_from_spec(spec, recipe["overrides"])
             if recipe["init"]["weights"] is not None:
                 _start_from(model, spec, recipe["init"])
-            compile_model(model, spec, make_optimizer(recipe))
+            model.compile_default(make_optimizer(recipe))
 
         (run_dir / "checkpoints").mkdir(exist_ok=True)
         if not (run_dir / "backup").exists():
@@ -206,9 +236,7 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
             keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
         ]
         # A family may add its own callbacks (e.g. BU-TD's sub-network statistics per epoch).
-        family_callbacks = getattr(model, "training_callbacks", None)
-        if callable(family_callbacks):
-            callbacks += list(family_callbacks(run_dir))
+        callbacks += list(model.training_callbacks(run_dir))
         started = time.time()
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
                   callbacks=callbacks, verbose=verbose)
@@ -236,6 +264,8 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
         return metrics
     finally:
         keras.config.set_dtype_policy("float32")
+        if keras.backend.backend() == "jax":
+            keras.distribution.set_distribution(None)
 
 
 def _check_input_shape(ds, spec, dataset: str) -> None:
@@ -258,11 +288,8 @@ def _start_from(model, spec, init: dict) -> None:
 
 
 def _package(model, out: Path, metrics: dict, recipe: dict) -> None:
-    try:
-        from topdown_zoo import hub
-    except ImportError:  # the hub module is optional at this layer
-        return
-    if hasattr(hub, "package"):
-        if out.exists():
-            shutil.rmtree(out)
-        hub.package(model, out, metrics=metrics, recipe=recipe, spec_name=recipe["model"])
+    from topdown_zoo import hub
+
+    if out.exists():
+        shutil.rmtree(out)
+    hub.package(model, out, metrics=metrics, recipe=recipe)

@@ -19,10 +19,15 @@ and TensorFlow's stateful ones. A family never writes a ``train_step`` of its ow
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import keras
 from keras import ops
+
+if TYPE_CHECKING:  # the mixin is always combined with keras.Model
+    from keras import Model as _ModelBase
+else:
+    _ModelBase = object
 
 
 def _unpack(data: Any) -> tuple[Any, Any, Any]:
@@ -34,7 +39,7 @@ def _batch_size(x: Any) -> Any:
     return ops.shape(first)[0]
 
 
-class RuleTraining:
+class RuleTraining(_ModelBase):
     """Mixin for a ``keras.Model``: ``train_step`` / ``test_step`` from the model's learning rule.
 
     Subclasses define ``objective`` *or* ``local_updates`` (see the module docstring) and may
@@ -160,13 +165,13 @@ class RuleTraining:
             logs = self.update_step_metrics(loss, x, y, y_pred, sample_weight)
         return logs, self._read_back(scope, self.metrics_variables, metrics_vars)
 
-    def _jax_train_step(self, state: Any, data: Any) -> tuple[dict[str, Any], tuple]:
+    def _jax_train_step(self, state: Any, data: Any) -> tuple[dict[str, Any], tuple[Any, ...]]:
         import jax
 
         trainable, non_trainable, optimizer_vars, metrics_vars = state
         x, y, sample_weight = _unpack(data)
         if self.learning_rule == "objective":
-            def loss_fn(trainable_values: Any, non_trainable_values: Any) -> tuple[Any, tuple]:
+            def loss_fn(trainable_values: Any, non_trainable_values: Any) -> tuple[Any, tuple[Any, ...]]:
                 mapping = self._mapping(trainable_values, non_trainable_values, optimizer_vars)
                 with keras.StatelessScope(state_mapping=mapping) as scope:
                     loss, y_pred = self.objective(x, y, sample_weight, training=True)
@@ -189,7 +194,7 @@ class RuleTraining:
         logs, metrics_vars = self._jax_metrics(metrics_vars, loss, x, y, y_pred, sample_weight)
         return logs, (trainable, non_trainable, optimizer_vars, metrics_vars)
 
-    def _jax_test_step(self, state: Any, data: Any) -> tuple[dict[str, Any], tuple]:
+    def _jax_test_step(self, state: Any, data: Any) -> tuple[dict[str, Any], tuple[Any, ...]]:
         trainable, non_trainable, metrics_vars = state
         x, y, sample_weight = _unpack(data)
         with keras.StatelessScope(state_mapping=self._mapping(trainable, non_trainable)) as scope:
