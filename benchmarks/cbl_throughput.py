@@ -2,11 +2,13 @@
 measured matmul rate, in one run.
 
     python benchmarks/cbl_throughput.py [--model cbl-cnn-cifar10] [--batch 64] [--seconds 3]
+        [--backend {tensorflow,jax,torch}]
 
 Prints images/s for each T, the ratio to the feed-forward baseline, and the float32 matmul
 GFLOP/s of this machine measured right before (so ratios and absolute numbers are comparable).
 Expectation: a T-step CBL sweeps the stages above the lowest tap T+1 times, so the ratio should
-be close to 1/(T+1) when every conv block is tapped.
+be close to 1/(T+1) when every conv block is tapped. Inference is compiled as in
+``benchmarks/_backend.py`` (``tf.function``, ``jax.jit``, or eager PyTorch without gradients).
 """
 from __future__ import annotations
 
@@ -15,31 +17,31 @@ import json
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from _backend import add_backend_argument, backend_version, compiled, model_forward, select_backend
 
 
 def matmul_gflops(n: int = 2048, seconds: float = 2.0) -> float:
-    import tensorflow as tf
+    import numpy as np
+    from keras import ops
 
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-    matmul = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
-    matmul().numpy()
+    rng = np.random.default_rng(0)
+    a = ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32))
+    b = ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32))
+    matmul = compiled(lambda u, v: ops.sum(ops.matmul(u, v)))
+    matmul(a, b)
     runs, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        matmul().numpy()
+        matmul(a, b)
         runs += 1
     return 2 * n ** 3 * runs / (time.perf_counter() - start) / 1e9
 
 
 def images_per_second(model, x, seconds: float) -> float:
-    import tensorflow as tf
-
-    forward = tf.function(lambda inputs: model(inputs, training=False))
-    forward(x).numpy()
+    forward = model_forward(model)
+    forward(x)
     runs, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        forward(x).numpy()
+        forward(x)
         runs += 1
     return runs * int(x.shape[0]) / (time.perf_counter() - start)
 
@@ -51,7 +53,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--max-iterations", type=int, default=4)
+    add_backend_argument(parser)
     args = parser.parse_args(argv)
+    backend = select_backend(argv)
 
     import numpy as np
 
@@ -66,12 +70,13 @@ def main(argv=None) -> int:
     for t in range(args.max_iterations + 1):
         rate = images_per_second(tz.create(args.model, iterations=t), x, args.seconds)
         rows.append({"model": args.model, "iterations": t, "images_per_s": rate, "ratio_to_baseline": rate / base})
-    print(f"CPU float32 matmul (2048²): {gflops:.1f} GFLOP/s; batch {args.batch}; {os.cpu_count()} cores")
+    print(f"{backend_version(backend)}; CPU float32 matmul (2048²): {gflops:.1f} GFLOP/s; batch {args.batch}; "
+          f"{os.cpu_count()} cores")
     print(f"{'model':<24} {'T':>3} {'images/s':>10} {'ratio':>7}")
     for row in rows:
         t = "-" if row["iterations"] is None else row["iterations"]
         print(f"{row['model']:<24} {t:>3} {row['images_per_s']:>10.1f} {row['ratio_to_baseline']:>7.3f}")
-    print(json.dumps({"matmul_gflops": gflops, "rows": rows}))
+    print(json.dumps({"backend": backend, "matmul_gflops": gflops, "rows": rows}))
     return 0
 
 

@@ -6,16 +6,19 @@ ResNet-like ConvRNNs and the ConvLSTM feedback network vs themselves at T=1 (the
 *is* the feed-forward pass), at 32×32×3. Prints a table (median of ``--repeats`` timed steps
 after ``--warmup``) with the ratio recurrent / control.
 
-    python benchmarks/convrnn_step_time.py [--batch 64] [--repeats 10] [--small]
+    python benchmarks/convrnn_step_time.py [--batch 64] [--repeats 10] [--small] [--backend {tensorflow,jax,torch}]
+
+A training step is ``model.train_on_batch`` (Keras's compiled train function of the backend);
+inference is compiled as in ``benchmarks/_backend.py`` (``tf.function``, ``jax.jit``, or eager
+PyTorch without gradients).
 """
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from _backend import add_backend_argument, backend_version, model_forward, select_backend
 
 
 def main(argv=None):
@@ -24,11 +27,12 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--small", action="store_true", help="CIFAR models at 1/4 width (quick CPU run)")
+    add_backend_argument(parser)
     args = parser.parse_args(argv)
+    backend = select_backend(argv)
 
     import keras
     import numpy as np
-    import tensorflow as tf
 
     import topdown_zoo as tz
 
@@ -48,12 +52,12 @@ def main(argv=None):
         from topdown_zoo.registry import get_spec
 
         shape = get_spec(name).input_shape
-        x = tf.constant(np.random.default_rng(0).random((args.batch,) + tuple(shape)), "float32")
-        y = tf.constant(np.arange(args.batch) % 10, "int32")
+        x = keras.ops.convert_to_tensor(np.random.default_rng(0).random((args.batch,) + tuple(shape)), "float32")
+        y = keras.ops.convert_to_tensor(np.arange(args.batch) % 10, "int32")
         model.make_train_function()
         train = lambda: model.train_on_batch(x, y)  # noqa: E731
-        infer_fn = tf.function(lambda t: model(t, training=False))
-        infer = lambda: infer_fn(x).numpy()  # noqa: E731
+        infer_fn = model_forward(model)
+        infer = lambda: infer_fn(x)  # noqa: E731
         return timed(train), timed(infer), model.count_params()
 
     cifar_small = {"widths": [16, 32, 64]} if args.small else {}
@@ -65,7 +69,7 @@ def main(argv=None):
         ("convrnn-resnetlike-cifar10", cifar_small, "convrnn-resnetlike-cifar10", {**cifar_small, "iterations": 1}),
         ("feedbacknet-convlstm-cifar10", fb_small, "feedbacknet-convlstm-cifar10", {**fb_small, "iterations": 1}),
     ]
-    print(f"batch {args.batch}, median of {args.repeats} steps; tensorflow {tf.__version__}, keras {keras.__version__}")
+    print(f"batch {args.batch}, median of {args.repeats} steps; {backend_version(backend)}")
     header = f"{'model':34s} {'params':>8s} {'train ms':>9s} {'infer ms':>9s} | {'control':36s} {'params':>8s} " \
              f"{'train ms':>9s} {'infer ms':>9s} | {'train x':>7s} {'infer x':>7s}"
     print(header)

@@ -3,6 +3,7 @@
     python benchmarks/export_latency.py                          # default models, registry input sizes
     python benchmarks/export_latency.py --models cbl-cnn-mnist5k --iterations 8 --repeats 50
     python benchmarks/export_latency.py --models all --batch 32
+    python benchmarks/export_latency.py --backend jax            # Keras timed on JAX (export still via TensorFlow)
 
 For each model: build it (``create``, random weights: latency does not depend on them), export to
 ONNX with the parity check, then time, interleaving the two runtimes round by round so that
@@ -11,10 +12,12 @@ both see the same machine load:
 * latency — one example per call (median over ``--repeats`` calls, after warm-up);
 * throughput — examples per second at ``--batch`` examples per call.
 
-Keras is timed at its fastest inference path here, ``model(x, training=False)`` inside a
-``tf.function`` (graph mode, traced once); ONNX Runtime with the CPU provider and default
-threads. The ratios are Keras time / ONNX Runtime time (latency; > 1: ONNX Runtime is faster)
-and ONNX Runtime throughput / Keras throughput.
+Keras is timed at its fastest inference path here, ``model(x, training=False)`` compiled for
+``--backend`` as in ``benchmarks/_backend.py`` (TensorFlow: inside a ``tf.function``, graph mode,
+traced once; JAX: ``jax.jit``; PyTorch: eager without gradients); ONNX Runtime with the CPU
+provider and default threads. The ONNX file is written by TensorFlow/tf2onnx whatever the
+backend (on JAX and PyTorch in a TensorFlow subprocess). The ratios are Keras time / ONNX Runtime
+time (latency; > 1: ONNX Runtime is faster) and ONNX Runtime throughput / Keras throughput.
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from _backend import add_backend_argument, backend_version, compiled, select_backend
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -42,7 +47,7 @@ def _time(fn, repeats: int) -> list[float]:
 
 def bench_model(name: str, workdir: Path, batch: int, repeats: int, iterations: int | None) -> dict:
     import onnxruntime as ort
-    import tensorflow as tf
+    from keras import ops
 
     import topdown_zoo as tz
     from topdown_zoo.exporting import InputSignature, compare, keras_outputs
@@ -53,12 +58,12 @@ def bench_model(name: str, workdir: Path, batch: int, repeats: int, iterations: 
         model = tz.create(name, **{tz_iteration_key(model): iterations})
     sig = InputSignature.infer(model)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    keras_fn = tf.function(lambda *t: model(sig.model_input(list(t)), training=False))
+    keras_fn = compiled(lambda *t: model(sig.model_input(list(t)), training=False), model.variables)
 
     def runners(arrays):
-        tensors = [tf.constant(a) for a in arrays]
+        tensors = [ops.convert_to_tensor(a) for a in arrays]
         feed = sig.feed(arrays)
-        return (lambda: keras_fn(*tensors).numpy()), (lambda: session.run(None, feed))
+        return (lambda: keras_fn(*tensors)), (lambda: session.run(None, feed))
 
     one, many = sig.random_inputs(model, batch=1, seed=0), sig.random_inputs(model, batch=batch, seed=1)
     k1, o1 = runners(one)
@@ -95,14 +100,14 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64, help="examples per call for throughput")
     parser.add_argument("--repeats", type=int, default=40, help="timed calls per model for latency")
     parser.add_argument("--iterations", type=int, default=None, help="override the refinement steps")
+    add_backend_argument(parser)
     args = parser.parse_args(argv)
-
-    import tensorflow as tf
+    backend = select_backend(argv)
 
     import topdown_zoo as tz
 
     names = tz.list_models() if args.models == ["all"] else args.models
-    print(f"tensorflow {tf.__version__}, onnxruntime {__import__('onnxruntime').__version__}, "
+    print(f"{backend_version(backend)}, onnxruntime {__import__('onnxruntime').__version__}, "
           f"{os.cpu_count()} CPU cores; batch {args.batch}, {args.repeats} latency calls per model")
     header = (f"{'model':28s} {'keras ms':>9s} {'ort ms':>8s} {'lat ×':>6s} "
               f"{'keras ex/s':>11s} {'ort ex/s':>9s} {'thr ×':>6s}")

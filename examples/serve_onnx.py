@@ -2,6 +2,7 @@
 
     python examples/serve_onnx.py                       # cbl-cnn-mnist5k, trained weights
     python examples/serve_onnx.py --iterations 4 --limit 200
+    KERAS_BACKEND=jax python examples/serve_onnx.py     # export from a model loaded on JAX
 
 Step 1 (needs topdown_zoo): export the trained model with every refinement step exposed, and
 write a few raw test digits (uint8, as a camera or a request would deliver them) to disk.
@@ -64,7 +65,7 @@ def serve(onnx_path: Path, raw_path: Path, limit: int, batch_size: int = 64) -> 
     }
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="cbl-cnn-mnist5k", help="a registry entry with mnist5k inputs")
     parser.add_argument("--out", type=Path, default=Path("runs/export-example"))

@@ -3,6 +3,7 @@ signature, with named inputs and named outputs, and nothing of Keras or topdown_
 
     python examples/serve_saved_model.py                 # cbl-cnn-mnist5k, trained weights
     python examples/serve_saved_model.py --limit 200
+    KERAS_BACKEND=torch python examples/serve_saved_model.py   # export from a model loaded on PyTorch
 
 Step 1 (needs topdown_zoo) exports ``<out>/<model>/1`` — TensorFlow Serving's
 ``<model_base_path>/<version>`` layout — and writes raw test digits. Step 2 (`serve`) loads the
@@ -45,7 +46,8 @@ def serve(saved_model: Path, raw_path: Path, limit: int, request_json: Path | No
 
     meta = json.loads((saved_model / "assets.extra" / "topdown_zoo.json").read_text())
     if meta["preprocessing"].get("scale") != "x / 255":
-        raise SystemExit(f"this example knows the 'x / 255' preprocessing only, the model records {meta['preprocessing']}")
+        raise SystemExit("this example knows the 'x / 255' preprocessing only, the model records "
+                         f"{meta['preprocessing']}")
     data = np.load(raw_path)
     images, labels = data["images"][:limit], data["labels"][:limit]
     x = (images.astype(np.float32) / 255.0).reshape((-1, *meta["inputs"][0]["shape"][1:]))
@@ -67,7 +69,7 @@ def serve(saved_model: Path, raw_path: Path, limit: int, request_json: Path | No
     }
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="cbl-cnn-mnist5k", help="a registry entry with mnist5k inputs")
     parser.add_argument("--out", type=Path, default=Path("runs/export-example"))

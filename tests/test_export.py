@@ -8,15 +8,20 @@ per-step outputs, a ConvRNN, a two-input BU-TD model); ``-m slow`` exports every
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from test_export_utils import sample_batch, small_model
 
 import topdown_zoo as tz
-from topdown_zoo.errors import TopdownZooError
-from topdown_zoo.exporting import ExportError, ExportParityError, compare, keras_outputs, run_artifact
-from test_export_utils import sample_batch, small_model
+from topdown_zoo.errors import BackendError, ExportError, ExportParityError, TopdownZooError
+from topdown_zoo.exporting import InputSignature, compare, keras_outputs, run_artifact
 
 DEFAULT_SUBSET = ["standard-cnn-mnist5k", "cbl-cnn-mnist5k", "blt-digitdebris-mnist5k", "butd-multimnist5k",
                   # settling loops; GNCN-PDH captures eager tensors (tf2onnx asks for them as inputs)
@@ -36,8 +41,6 @@ def _op_types(graph) -> list[str]:
 
 def _is_stochastic(model) -> bool:
     x = sample_batch(model, batch=2)
-    from topdown_zoo.exporting import InputSignature
-
     sig = InputSignature.infer(model)
     a, b = (np.asarray(model(sig.model_input(x), training=False)) for _ in range(2))
     return not np.allclose(a, b)
@@ -53,8 +56,6 @@ def _export_and_verify(name, fmt, tmp_path, outputs="final"):
     path = tz.export(model, _path(tmp_path, fmt, name), format=fmt, outputs=outputs)
     assert path.exists()
     # independent re-check on inputs the export's own check never saw (batch 5 → dynamic batch)
-    from topdown_zoo.exporting import InputSignature
-
     sig = InputSignature.infer(model)
     want = keras_outputs(model, sig, x, outputs)
     got = run_artifact(path, fmt, sig.feed(x))
@@ -77,7 +78,7 @@ def test_export_representative_models(name, fmt, tmp_path):
 def test_export_every_registry_entry(name, fmt, tmp_path):
     assert not _is_stochastic(small_model(name)), "every shipped architecture is deterministic at inference"
     model, path = _export_and_verify(name, fmt, tmp_path)
-    if callable(getattr(model, "refine", None)):
+    if model.step_key is not None:
         _export_and_verify(name, fmt, tmp_path / "steps", outputs="steps")
 
 
@@ -94,7 +95,7 @@ def test_captured_eager_tensors_become_onnx_initializers(tmp_path):
 
 
 def test_random_inference_cannot_be_exported_to_onnx_and_leaves_nothing(tmp_path):
-    model = small_model("conv-ngc-natural32", init_noise="always", steps=2)
+    model = small_model("conv-ngc-natural32", init_noise="always", iterations=2)
     assert _is_stochastic(model)
     with pytest.raises(ExportError, match="not valid ONNX"):
         tz.export(model, tmp_path / "m.onnx")
@@ -135,7 +136,7 @@ def test_steps_outputs_every_refinement_step(tmp_path):
     got = run_artifact(path, "onnx", {"input": x[0]})
     steps = got["steps"]
     assert steps.shape == (4, 4, 10)  # (batch, T + 1, classes)
-    want = np.stack([np.asarray(s) for s in model.refine(x[0])], axis=1)
+    want = np.stack([np.asarray(s) for s in model.step_outputs(x[0])], axis=1)
     np.testing.assert_allclose(steps, want, atol=1e-4)
     np.testing.assert_allclose(steps[:, -1], got["output"], atol=1e-5)
     assert np.max(np.abs(steps[:, 0] - steps[:, -1])) > 1e-4  # refinement really changes y
@@ -147,9 +148,11 @@ def test_iterations_override_changes_the_artifact_and_keeps_the_weights(tmp_path
     path = tz.export(model, tmp_path / "t5.onnx", iterations=5, outputs="steps")
     got = run_artifact(path, "onnx", {"input": x})
     assert got["steps"].shape[1] == 6
-    # same weights: the first 3 steps equal the original model's T=2 refinement
-    want = np.stack([np.asarray(s) for s in model.refine(x, iterations=5)], axis=1)
+    want = np.stack([np.asarray(s) for s in model.with_config(iterations=5).step_outputs(x)], axis=1)
     np.testing.assert_allclose(got["steps"], want, atol=1e-4)
+    # same weights: the first 3 steps equal the original model's T=2 refinement
+    original = np.stack([np.asarray(s) for s in model.step_outputs(x)], axis=1)
+    np.testing.assert_allclose(got["steps"][:, :3], original, atol=1e-4)
     meta = json.loads(onnx.load(str(path)).metadata_props[0].value)
     assert meta["iterations"] == 5 and meta["model"] == "cbl-cnn-mnist5k"
     assert model.iterations == 2  # the user's model is untouched
@@ -160,14 +163,18 @@ def test_iterations_override_for_a_one_pass_model_is_an_error(tmp_path):
         tz.export(small_model("standard-cnn-mnist5k"), tmp_path / "ff.onnx", iterations=3)
 
 
-def test_steps_for_a_model_without_refine_is_an_error(tmp_path):
-    with pytest.raises(ExportError, match="refine"):
-        tz.export(small_model("butd-multimnist5k"), tmp_path / "b.onnx", outputs="steps")
+def test_steps_of_a_one_pass_model_is_its_single_step(tmp_path):
+    model = small_model("standard-cnn-mnist5k")
+    assert model.num_steps == 0
+    x = sample_batch(model, batch=3)[0]
+    got = run_artifact(tz.export(model, tmp_path / "ff.onnx", outputs="steps"), "onnx", {"input": x})
+    assert got["steps"].shape == (3, 1, 10)
+    np.testing.assert_allclose(got["steps"][:, 0], got["output"], atol=1e-6)
 
 
 # ------------------------------------------------------------------------------ parity and files
 def test_parity_failure_names_the_difference_and_leaves_nothing(tmp_path, monkeypatch):
-    import topdown_zoo.exporting as ex
+    import topdown_zoo.exporting.parity as ex
 
     model = small_model("standard-cnn-mnist5k")
     real = ex.run_artifact
@@ -262,3 +269,103 @@ def test_iterations_override_refused_where_weights_depend_on_the_step_count(tmp_
     with pytest.raises(ExportError, match="different weights"):
         tz.export(small_model("blt-digitdebris-mnist5k"), tmp_path / "blt.onnx", iterations=2)
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------ contract and tools
+def test_a_keras_model_that_is_not_a_zoo_model_is_refused(tmp_path):
+    import keras
+
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ExportError, match="not a zoo model"):
+        tz.export(plain, tmp_path / "plain.onnx")
+    with pytest.raises(ExportError, match="takes a zoo model or a registry name"):
+        tz.export(42, tmp_path / "plain.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_export_tool_is_a_backend_error_naming_the_fix(tmp_path, monkeypatch):
+    import topdown_zoo.exporting.writers as writers
+
+    monkeypatch.setattr(writers, "_importable", lambda module: module != "tf2onnx")
+    with pytest.raises(BackendError, match="needs tf2onnx .*pip install tf2onnx"):
+        tz.export(small_model("standard-cnn-mnist5k"), tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_errors_live_in_topdown_zoo_errors_and_are_re_exported():
+    import topdown_zoo.errors as errors
+    import topdown_zoo.exporting as ex
+
+    assert ex.ExportError is errors.ExportError and ex.ExportParityError is errors.ExportParityError
+
+
+def test_no_exporting_module_imports_tensorflow_or_onnx_at_import_time():
+    """TensorFlow, tf2onnx, onnx and onnxruntime are imported inside the functions that use them,
+    so that the package imports on any backend without them."""
+    import ast
+
+    import topdown_zoo.exporting as ex
+
+    heavy = {"tensorflow", "tf2onnx", "onnx", "onnxruntime"}
+    for source in Path(ex.__file__).parent.glob("*.py"):
+        for node in ast.parse(source.read_text()).body:  # module level only
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not {n.split(".")[0] for n in names} & heavy, f"{source.name} imports {names} at import time"
+
+
+# ------------------------------------------------------------------------------ other Keras backends
+@pytest.mark.backends
+def test_onnx_export_with_parity_on_the_active_backend(tmp_path):
+    """On JAX / PyTorch the export runs through a TensorFlow subprocess; the artifact matches this
+    backend's Keras outputs (checked by export, and here on other inputs and a batch size of its own)."""
+    import keras
+
+    model = small_model("cbl-cnn-mnist5k", iterations=2)
+    path = tz.export(model, tmp_path / "cbl.onnx", outputs="steps")
+    x = sample_batch(model, batch=5, seed=9)
+    want = keras_outputs(model, InputSignature.infer(model), x, "steps")
+    assert compare(want, run_artifact(path, "onnx", {"input": x[0]}), 1e-4) <= 1e-4
+    meta = json.loads(onnx.load(str(path)).metadata_props[0].value)
+    assert meta["keras_backend"] == keras.backend.backend()
+
+
+BACKEND_SCRIPT = """
+import json, sys
+sys.path.insert(0, {tests!r})
+import keras
+import numpy as np
+import topdown_zoo as tz
+from topdown_zoo.exporting import InputSignature, keras_outputs
+from test_export_utils import sample_batch, small_model
+
+assert keras.backend.backend() == {backend!r}, keras.backend.backend()
+model = small_model("cbl-cnn-mnist5k", iterations=2)
+x = sample_batch(model, batch=4, seed=5)
+want = keras_outputs(model, InputSignature.infer(model), x, "steps")
+np.savez({npz!r}, input=x[0], **want)
+for fmt, path in {targets!r}:
+    # export() checks the artifact against this backend's Keras outputs (two batch sizes)
+    tz.export(model, path, format=fmt, outputs="steps")
+print(json.dumps({{"done": True}}))
+"""
+
+
+@pytest.mark.slow  # the backend matrix runs test_onnx_export_with_parity_on_the_active_backend on JAX and PyTorch
+@pytest.mark.parametrize("backend, formats", [("jax", ["onnx", "saved_model"]), ("torch", ["onnx"])])
+def test_export_from_a_model_made_on_another_backend(backend, formats, tmp_path):
+    """A model made on JAX / PyTorch is exported through a TensorFlow subprocess and checked against
+    its own backend's Keras outputs; the artifact also matches them here, on inputs of its own."""
+    targets = [(fmt, str(_path(tmp_path, fmt, f"cbl-{backend}"))) for fmt in formats]
+    npz = tmp_path / "want.npz"
+    script = BACKEND_SCRIPT.format(tests=str(Path(__file__).parent), backend=backend, npz=str(npz), targets=targets)
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = dict(np.load(npz))
+    want = {"output": data["output"], "steps": data["steps"]}
+    for fmt, path in targets:
+        assert compare(want, run_artifact(path, fmt, {"input": data["input"]}), 1e-4) <= 1e-4
+    meta = json.loads(onnx.load(targets[0][1]).metadata_props[0].value)
+    assert meta["keras_backend"] == backend and meta["model"] == "cbl-cnn-mnist5k" and meta["iterations"] == 2

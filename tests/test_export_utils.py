@@ -64,12 +64,12 @@ def small_model(name: str, **overrides):
 
     spec = get_spec(name)
     keras.utils.set_random_seed(0)
-    model = spec.build_fn()(small_shape(spec), **{**small_config(spec), **overrides})
-    model._zoo_spec_name = name
-    return model
+    # registry_name: the export reads the entry's input range and preprocessing from it
+    return spec.build_fn()(small_shape(spec), **{**small_config(spec), **overrides}, registry_name=name)
 
 
 def sample_batch(model, batch: int = 3, seed: int = 1) -> list[np.ndarray]:
+    """``model.example_inputs`` in the entry's input range, as arrays in ``input_specs`` order."""
     from topdown_zoo.exporting import InputSignature
 
-    return InputSignature.infer(model).random_inputs(model, batch=batch, seed=seed)
+    return InputSignature.infer(model).random_inputs(batch=batch, seed=seed)

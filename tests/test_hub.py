@@ -59,7 +59,9 @@ def _model(seed=0, **overrides):
 
 
 def _out(model):
-    return np.asarray(model(X, training=False))
+    import keras
+
+    return keras.ops.convert_to_numpy(model(X, training=False))
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +109,8 @@ def offline_cache(tmp_path, monkeypatch, packaged):
 
     folders, _ = packaged
     cache = tmp_path / "hf-cache"
-    seed_hf_cache(cache, REPO_ID, {COMMIT_MAIN: folders[0], COMMIT_OLD: folders[1]}, {"main": COMMIT_MAIN, "v0.1": COMMIT_OLD})
+    seed_hf_cache(cache, REPO_ID, {COMMIT_MAIN: folders[0], COMMIT_OLD: folders[1]},
+                  {"main": COMMIT_MAIN, "v0.1": COMMIT_OLD})
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.delenv("TOPDOWN_ZOO_HUB", raising=False)
@@ -122,7 +125,8 @@ def test_package_writes_the_hub_layout_and_round_trips(packaged):
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         ["README.md", "config.json", "model.weights.h5", "metadata.json", "metrics.json", "recipe.yaml", "SHA256SUMS"])
     manifest = hub.verify(folder)
-    assert set(manifest) == {"README.md", "config.json", "model.weights.h5", "metadata.json", "metrics.json", "recipe.yaml"}
+    assert set(manifest) == {"README.md", "config.json", "model.weights.h5", "metadata.json", "metrics.json",
+                             "recipe.yaml"}
     config = json.loads((folder / "config.json").read_text())
     assert config["registry_name"] == NAME and config["input_shape"] == [28, 28, 1]
     metadata = json.loads((folder / "metadata.json").read_text())
@@ -132,6 +136,19 @@ def test_package_writes_the_hub_layout_and_round_trips(packaged):
     np.testing.assert_array_equal(_out(tz.load(NAME, weights=folder)), outputs[0])
     np.testing.assert_array_equal(_out(hub.load_folder(folder)), outputs[0])
     assert not np.allclose(outputs[0], outputs[1])  # the seeds really differ
+
+
+def test_metadata_records_the_backend_and_imports_no_tensorflow(monkeypatch, packaged):
+    import keras
+
+    from topdown_zoo.hub.packaging import _versions
+
+    metadata = json.loads((packaged[0][0] / "metadata.json").read_text())
+    assert metadata["backend"] == keras.backend.backend() and metadata["topdown_zoo_version"]
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    versions = _versions()
+    assert "tensorflow" not in sys.modules and "tensorflow_version" not in versions
+    assert versions["backend"] == keras.backend.backend()
 
 
 def test_package_records_overrides_and_keras_config_alone_rebuilds(tmp_path):
@@ -144,9 +161,14 @@ def test_package_records_overrides_and_keras_config_alone_rebuilds(tmp_path):
     np.testing.assert_array_equal(_out(loaded), _out(model))
     # config alone (registry name unknown on this machine): the saved Keras config, safe mode
     config = json.loads((folder / "config.json").read_text())
-    alone = hub._build_from_keras_config(config, {}, folder)
-    hub._load_weights_checked(alone, folder / "model.weights.h5")
+    alone = hub.rebuild({**config, "registry_name": None})
+    hub.load_weights_file(alone, folder / "model.weights.h5")
     np.testing.assert_array_equal(_out(alone), _out(model))
+    # the model's identity travels in its own Keras config
+    assert (alone.registry_name, alone.registry_overrides) == (NAME, {"iterations": 3})
+    assert (loaded.registry_name, loaded.registry_overrides) == (NAME, {"iterations": 3})
+    with pytest.raises(HubError, match="unknown config key.*registry_name"):
+        hub.rebuild({**config, "registry_name": None}, {"registry_name": "other"})
 
 
 def test_package_accepts_a_training_run_dir(tmp_path):
@@ -227,7 +249,8 @@ def test_resolution_from_a_seeded_hf_cache_offline(offline_cache, packaged):
 def test_resolution_order_explicit_mirror_shipped_hf(tmp_path, monkeypatch, offline_cache, packaged):
     folders, _ = packaged
     spec = _spec()
-    explicit, mirror, shipped = (_copy(folders[i], tmp_path / n) for i, n in ((0, "explicit"), (1, "mirror"), (2, "shipped")))
+    explicit, mirror, shipped = (_copy(folders[i], tmp_path / n)
+                                 for i, n in ((0, "explicit"), (1, "mirror"), (2, "shipped")))
     monkeypatch.setenv("TOPDOWN_ZOO_HUB", str(mirror.parent))
     monkeypatch.setattr(paths, "shipped_hub_dir", lambda: shipped.parent)
     assert hub.resolve(spec, weights=explicit) == explicit
@@ -249,10 +272,11 @@ def test_real_offline_subprocess_with_env_set_before_import(tmp_path, packaged):
     seed_hf_cache(cache, REPO_ID, {COMMIT_MAIN: folders[0], COMMIT_OLD: folders[1]}, {"main": COMMIT_MAIN})
     np.save(tmp_path / "x.npy", X)
     script = textwrap.dedent(f"""
-        import numpy as np, topdown_zoo as tz
+        import keras, numpy as np, topdown_zoo as tz
         x = np.load({str(tmp_path / 'x.npy')!r})
-        np.save({str(tmp_path / 'main.npy')!r}, np.asarray(tz.load("hf://{REPO_ID}")(x, training=False)))
-        np.save({str(tmp_path / 'old.npy')!r}, np.asarray(tz.load("hf://{REPO_ID}", revision="{COMMIT_OLD}")(x, training=False)))
+        out = lambda model: keras.ops.convert_to_numpy(model(x, training=False))
+        np.save({str(tmp_path / 'main.npy')!r}, out(tz.load("hf://{REPO_ID}")))
+        np.save({str(tmp_path / 'old.npy')!r}, out(tz.load("hf://{REPO_ID}", revision="{COMMIT_OLD}")))
         try:
             tz.load("hf://testorg/not-cached")
         except tz.HubError as err:
@@ -330,7 +354,7 @@ def test_weights_that_do_not_fit_name_the_layer(tmp_path, packaged):
         tz.load(NAME, weights=packaged[0][0], context_dim=4)  # overrides that change the weights
     ff = build_from_spec(get_spec("standard-cnn-mnist5k"), {"backbone_config": SMALL["backbone_config"]})
     with pytest.raises(HubError, match="not in the model"):
-        hub._load_weights_checked(ff, packaged[0][0] / "model.weights.h5")  # extra weights are not ignored
+        hub.load_weights_file(ff, packaged[0][0] / "model.weights.h5")  # extra weights are not ignored
 
 
 def test_a_folder_of_another_model_is_refused(packaged):
@@ -367,7 +391,8 @@ def test_publish_without_a_token_is_a_clear_error(tmp_path, monkeypatch, package
     assert no_network == []
 
 
-def test_publish_uploads_the_verified_folder_and_never_shows_the_token(packaged, no_network, monkeypatch, capsys, caplog):
+def test_publish_uploads_the_verified_folder_and_never_shows_the_token(packaged, no_network, monkeypatch, capsys,
+                                                                       caplog):
     secret = "hf_" + "s3cr3t" * 6
     monkeypatch.setenv("HF_TOKEN", secret)
     folder = packaged[0][0]

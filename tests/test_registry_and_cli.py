@@ -29,9 +29,23 @@ def test_unknown_name_lists_close_matches():
 def test_create_applies_overrides_and_rejects_unknown_keys():
     model = tz.create("cbl-cnn-mnist5k", iterations=4, alpha=0.5)
     assert model.iterations == 4 and model.alpha == 0.5
-    assert len(model.refine(np.zeros((1, 28, 28, 1), "float32"))) == 5
-    with pytest.raises(tz.TopdownZooError, match="unknown config key.*iteratons.*allowed:.*iterations"):
+    assert len(model.step_outputs(np.zeros((1, 28, 28, 1), "float32"))) == 5
+    # the contract records the entry and the overrides (no private attributes)
+    assert model.registry_name == "cbl-cnn-mnist5k"
+    assert model.registry_overrides == {"iterations": 4, "alpha": 0.5}
+    assert not [a for a in vars(model) if a.startswith("_zoo")]
+    with pytest.raises(tz.ConfigError, match="unknown config key.*iteratons.*allowed:.*iterations"):
         tz.create("cbl-cnn-mnist5k", iteratons=3)
+    with pytest.raises(tz.ConfigError, match="registry_name"):  # set by the zoo, not an override
+        tz.create("cbl-cnn-mnist5k", registry_name="other")
+
+
+@pytest.mark.parametrize("name", [None, 3, ["cbl-cnn-mnist5k"]])
+def test_a_name_that_is_not_a_string_is_a_clear_error(name):
+    with pytest.raises(tz.UnknownModelError, match="must be a string"):
+        tz.create(name)
+    with pytest.raises(tz.UnknownModelError, match="must be a string"):
+        tz.load(name)
 
 
 def test_paper_sized_architectures_build_with_the_papers_shapes():
@@ -54,6 +68,23 @@ def run_cli(*args):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run([sys.executable, "-m", "topdown_zoo.cli", *args], capture_output=True, text=True, env=env,
                           timeout=300)
+
+
+def test_import_and_list_import_neither_keras_nor_tensorflow():
+    """`import topdown_zoo` and `topdown-zoo list / info` read only the registry (fast start-up)."""
+    code = ("import sys, topdown_zoo as tz, topdown_zoo.cli as c; assert c.main(['list']) == 0; "
+            "assert c.main(['info', 'cbl-cnn-mnist5k', '--json']) == 0; tz.list_models(family='cbl'); "
+            "print('heavy', 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "heavy False False"
+
+
+def test_list_family_filter_and_unknown_family():
+    assert set(tz.list_models(family="cbl")) >= CBL_ENTRIES
+    with pytest.raises(tz.TopdownZooError, match="unknown family 'nosuch'; known families: .*cbl"):
+        tz.list_models(family="nosuch")
 
 
 def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
@@ -92,6 +123,54 @@ def test_info_json_and_list(capsys):
     assert "cbl-cnn-mnist5k" in capsys.readouterr().out
 
 
+def test_list_json_holds_every_matching_entry(capsys):
+    assert main(["list", "*mnist5k", "--json", "--pretrained"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in entries] == tz.list_models("*mnist5k", pretrained=True)
+    assert all(e["weights"] for e in entries) and {"family", "input_shape", "config"} <= set(entries[0])
+
+
+def test_evaluate_json_stdout_is_only_the_json(capsys):
+    """The evaluator's progress bar goes to stderr, so `evaluate --json | json.load` works."""
+    assert main(["evaluate", "standard-cnn-mnist5k", "--smoke", "--json", "--batch-size", "16"]) == 0
+    captured = capsys.readouterr()
+    metrics = json.loads(captured.out)
+    assert metrics["examples"] == 64 and 0.5 < metrics["accuracy"] <= 1.0
+    assert "batch" in captured.err  # the progress bar
+
+
+def test_evaluate_reports_every_step_of_an_iterating_model(capsys):
+    assert main(["evaluate", "cbl-cnn-mnist5k", "--smoke", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert {"accuracy", "accuracy_step0", "accuracy_step1", "accuracy_step2", "examples"} == set(metrics)
+    assert metrics["accuracy"] == metrics["accuracy_step2"]
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "recipes/cbl-cnn-mnist5k.yaml", "--verbose", "7"], "--verbose: must be auto, 0, 1 or 2, got '7'"),
+    (["demo", "--examples", "-1"], "--examples: must be an integer >= 1, got '-1'"),
+    (["evaluate", "standard-cnn-mnist5k", "--batch-size", "0"], "--batch-size: must be an integer >= 1"),
+    (["predict", "standard-cnn-mnist5k", "x.npy", "--batch-size", "0"], "--batch-size: must be an integer >= 1"),
+    (["list", "--family", "nosuch"], "unknown family 'nosuch'; known families: baselines, butd, cbl"),
+    (["info"], "required: name"),
+    (["nosuch-command"], "invalid choice"),
+])
+def test_bad_cli_options_are_one_line_errors(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in one_line_error(capsys)
+
+
+def test_demo_refuses_a_model_of_another_dataset(capsys):
+    assert main(["demo", "cbl-cnn-cifar10"]) == 2
+    assert "mnist5k" in one_line_error(capsys)
+
+
 def test_cli_export_writes_an_onnx_file_that_matches_the_keras_model(tmp_path, capsys):
     """`topdown-zoo export` on the shipped CBL weights, with every refinement step exposed."""
     import onnxruntime as ort
@@ -106,7 +185,7 @@ def test_cli_export_writes_an_onnx_file_that_matches_the_keras_model(tmp_path, c
     assert names == ["output", "steps"]
     final, steps = session.run(None, {session.get_inputs()[0].name: x})
     model = tz.load("cbl-cnn-mnist5k")
-    keras_steps = np.stack([np.asarray(s) for s in model.refine(x)], axis=1)
+    keras_steps = np.stack([np.asarray(s) for s in model.step_outputs(x)], axis=1)
     assert steps.shape == (3, 3, 10)  # (batch, T + 1 = y(0), y(1), y(2), classes)
     np.testing.assert_allclose(steps, keras_steps, atol=1e-4)
     np.testing.assert_allclose(final, np.asarray(model(x, training=False)), atol=1e-4)

@@ -3,75 +3,70 @@
 >>> import topdown_zoo as tz
 >>> tz.list_models("cbl-*")
 >>> model = tz.load("cbl-cnn-mnist5k")
->>> steps = model.refine(x)          # [y(0), ..., y(T)]
-"""
-import os as _os
+>>> steps = model.step_outputs(x)          # [y(0), ..., y(T)]
 
-# TensorFlow's C++ runtime prints start-up banners (absl, oneDNN) on stderr while it is imported.
-# Unless the user asked for them (TF_CPP_MIN_LOG_LEVEL < 2), import it with stderr silenced so
-# that the CLI's one-line errors stay one line. Python-level warnings and errors are unaffected.
+``import topdown_zoo`` is light: it imports neither Keras nor TensorFlow nor any family (the
+registry reads only the families' ``presets.py``). Keras is imported when a model is created or
+loaded; the contract's classes (``ZooModel``, ``InputSpec``, ``Prediction``) are imported on
+first access.
+"""
+from __future__ import annotations
+
+import importlib as _importlib
+import os as _os
+from typing import Any
+
+# TensorFlow's C++ runtime logs (oneDNN notes, CPU feature hints) are dropped unless the user asked
+# for them; see topdown_zoo.api.quiet_import for the banners printed before logging is set up.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
-def _import_tensorflow_quietly() -> None:
-    import sys
-
-    if "tensorflow" in sys.modules or _os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") < "2":
-        return
-    saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        _os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
-    finally:
-        _os.dup2(saved, 2)
-        _os.close(saved)
-        _os.close(devnull)
-
-
-try:
-    _import_tensorflow_quietly()
-except OSError:  # no file descriptors to juggle (e.g. embedded interpreters)
-    pass
-
-from topdown_zoo.api import create, load  # noqa: E402
+from topdown_zoo.api import create, load, register_keras_classes  # noqa: E402
 from topdown_zoo.errors import (  # noqa: E402
-    DatasetError, HubError, InputSpecError, RecipeError, TopdownZooError, UnknownModelError, WeightsNotAvailableError,
+    BackendError,
+    ConfigError,
+    DatasetError,
+    ExportError,
+    ExportParityError,
+    HubError,
+    InputSpecError,
+    RecipeError,
+    TopdownZooError,
+    UnknownModelError,
+    WeightsNotAvailableError,
 )
 from topdown_zoo.registry import ModelSpec, get_spec, list_models  # noqa: E402
 
 __version__ = "0.1.0"
 
+#: public names that need Keras, imported on first access (PEP 562)
+_LAZY = {"ZooModel": "topdown_zoo.models.base", "InputSpec": "topdown_zoo.models.base",
+         "Prediction": "topdown_zoo.models.base"}
+#: sub-packages reachable as attributes without an import of their own (``topdown_zoo.hub.load_folder``)
+_SUBMODULES = {"data", "evaluation", "exporting", "hub", "layers", "learning", "model_card", "models", "recipe",
+               "training"}
 
-def export(model, path, **kwargs):
+
+def export(model: Any, path: Any, **kwargs: Any) -> Any:
     """Export ``model`` to ONNX or a TensorFlow SavedModel with a parity check (see :mod:`topdown_zoo.exporting`)."""
     from topdown_zoo.exporting import export as _export
 
     return _export(model, path, **kwargs)
 
 
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from topdown_zoo.api import quiet_import
+
+        quiet_import("keras")
+        return getattr(_importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return _importlib.import_module(f"topdown_zoo.{name}")
+    raise AttributeError(f"module 'topdown_zoo' has no attribute {name!r}")
+
+
 __all__ = [
-    "DatasetError", "HubError", "InputSpecError", "ModelSpec", "RecipeError", "TopdownZooError", "UnknownModelError",
-    "WeightsNotAvailableError", "__version__", "create", "export", "get_spec", "list_models", "load",
+    "BackendError", "ConfigError", "DatasetError", "ExportError", "ExportParityError", "HubError", "InputSpecError",
+    "InputSpec", "ModelSpec", "Prediction", "RecipeError", "TopdownZooError", "UnknownModelError",
+    "WeightsNotAvailableError", "ZooModel", "__version__", "create", "export", "get_spec", "list_models", "load",
+    "register_keras_classes",
 ]
-
-
-def _register_keras_classes() -> None:
-    """Import every family package so that its Keras classes are registered: after
-    ``import topdown_zoo``, ``keras.models.load_model`` can rebuild any zoo model from a file."""
-    import importlib
-    import pkgutil
-
-    import topdown_zoo.layers  # noqa: F401
-    import topdown_zoo.models as models_pkg
-
-    for info in pkgutil.iter_modules(models_pkg.__path__):
-        if info.ispkg:
-            importlib.import_module(f"topdown_zoo.models.{info.name}")
-    from topdown_zoo.registry import all_specs
-
-    for spec in all_specs().values():  # builders' modules define the model classes
-        importlib.import_module(spec.builder.partition(":")[0])
-
-
-_register_keras_classes()

@@ -1,11 +1,89 @@
-"""The public entry points: ``create`` (architecture) and ``load`` (architecture + weights)."""
+"""The public entry points: ``create`` (architecture) and ``load`` (architecture + weights).
+
+This module is light: it imports Keras (and the families) only when a model is built or loaded,
+so that ``import topdown_zoo`` and ``topdown-zoo list`` stay fast.
+"""
 from __future__ import annotations
 
+import contextlib
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from topdown_zoo.errors import TopdownZooError, WeightsNotAvailableError
-from topdown_zoo.registry import ModelSpec, get_spec
+from topdown_zoo.errors import ConfigError, WeightsNotAvailableError
+from topdown_zoo.registry import ModelSpec, all_specs, get_spec
+
+#: keys that ``build_from_spec`` passes to every builder; never user overrides
+REGISTRY_KEYS = frozenset({"registry_name", "registry_overrides"})
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Drop what native code writes on the process's stderr (file descriptor 2) inside the block.
+
+    TensorFlow's C++ runtime prints start-up banners (absl, oneDNN) while it is imported, whatever
+    ``TF_CPP_MIN_LOG_LEVEL`` says; they would break the CLI's one-line errors. Unless the user asked
+    for TensorFlow's logs (``TF_CPP_MIN_LOG_LEVEL`` < 2) they are dropped. Python exceptions are
+    unaffected: they propagate and are printed after stderr is restored.
+    """
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") < "2":
+        yield
+        return
+    try:
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no file descriptors to juggle (e.g. embedded interpreters)
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_import(*modules: str) -> None:
+    """Import ``modules`` (e.g. ``"keras"``, ``"tensorflow"``) inside :func:`quiet_stderr`;
+    modules already imported or not installed are skipped."""
+    missing = [m for m in modules if m not in sys.modules and importlib.util.find_spec(m) is not None]
+    if missing:
+        with quiet_stderr():
+            for module in missing:
+                importlib.import_module(module)
+
+
+_CLASSES_REGISTERED = False
+
+
+def register_keras_classes() -> None:
+    """Import every family's model modules so that their Keras classes are registered.
+
+    ``keras.saving`` rebuilds a zoo model from a ``model.keras`` file or a hub folder's config only
+    when its classes are registered; :func:`load` calls this, and so may code that deserializes
+    zoo models itself. Importing Keras and every family takes a few seconds, so it is done once,
+    on demand, never by ``import topdown_zoo``.
+    """
+    global _CLASSES_REGISTERED
+    if _CLASSES_REGISTERED:
+        return
+    quiet_import("keras")
+    import pkgutil
+
+    import topdown_zoo.layers  # noqa: F401  (the shared layers)
+    import topdown_zoo.models as models_pkg
+
+    for info in pkgutil.iter_modules(models_pkg.__path__):
+        if info.ispkg:
+            importlib.import_module(f"topdown_zoo.models.{info.name}")
+    for spec in all_specs().values():  # the builders' modules define the model classes
+        importlib.import_module(spec.builder.partition(":")[0])
+    _CLASSES_REGISTERED = True
 
 
 def model_config(spec: ModelSpec, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -19,7 +97,7 @@ def model_config(spec: ModelSpec, overrides: dict[str, Any] | None = None) -> di
     return config
 
 
-def create(name: str, weights: str | Path | None = None, **overrides):
+def create(name: str, weights: str | Path | None = None, **overrides: Any) -> Any:
     """Build the named model, optionally with architecture overrides.
 
     Args:
@@ -27,6 +105,10 @@ def create(name: str, weights: str | Path | None = None, **overrides):
         weights: ``None`` for random initialisation, ``"pretrained"`` to load the zoo's trained
             weights (same as :func:`load`), or a path to a ``.weights.h5`` file / hub folder.
         **overrides: config keys of the family, e.g. ``iterations=4`` or ``alpha=0.5``.
+
+    Returns:
+        the built :class:`~topdown_zoo.models.base.ZooModel`; its ``registry_name`` and
+        ``registry_overrides`` record ``name`` and ``overrides``.
 
     Unknown config keys raise an error that lists the allowed ones.
     """
@@ -36,18 +118,19 @@ def create(name: str, weights: str | Path | None = None, **overrides):
     return build_from_spec(spec, overrides)
 
 
-def build_from_spec(spec: ModelSpec, overrides: dict[str, Any] | None = None):
-    config = model_config(spec, overrides)
+def build_from_spec(spec: ModelSpec, overrides: dict[str, Any] | None = None) -> Any:
+    """Build ``spec``'s model with ``overrides``; the builder receives ``registry_name`` and
+    ``registry_overrides`` and hands them to the model (the contract's members of the same names)."""
+    overrides = dict(overrides or {})
     allowed = _allowed_keys(spec)
-    unknown = sorted(set(overrides or {}) - allowed) if allowed else []
+    unknown = sorted(k for k in overrides if k in REGISTRY_KEYS or (allowed and k not in allowed))
     if unknown:
-        raise TopdownZooError(
-            f"unknown config key(s) {', '.join(unknown)} for {spec.name}; allowed: {', '.join(sorted(allowed))}"
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(unknown)} for {spec.name}; "
+            f"allowed: {', '.join(sorted(allowed)) if allowed else 'the family config keys'}"
         )
-    model = spec.build_fn()(spec.input_shape, **config)
-    model._zoo_spec_name = spec.name  # lets hub.package and evaluate find the entry again
-    model._zoo_overrides = dict(overrides or {})
-    return model
+    config = model_config(spec, overrides)
+    return spec.build_fn()(spec.input_shape, **config, registry_name=spec.name, registry_overrides=dict(overrides))
 
 
 def _allowed_keys(spec: ModelSpec) -> set[str]:
@@ -56,6 +139,7 @@ def _allowed_keys(spec: ModelSpec) -> set[str]:
     means "anything" (the model validates)."""
     import inspect
 
+    quiet_import("keras")
     builder = spec.build_fn()
     model_cls = getattr(builder, "model_class", None)
     target = model_cls.__init__ if model_cls is not None else builder
@@ -65,10 +149,10 @@ def _allowed_keys(spec: ModelSpec) -> set[str]:
             params.add(p.name)
         elif p.kind == p.VAR_KEYWORD and model_cls is None:
             return set()
-    return params
+    return params - REGISTRY_KEYS
 
 
-def load(name: str, revision: str | None = None, weights: str | Path | None = None, **overrides):
+def load(name: str, revision: str | None = None, weights: str | Path | None = None, **overrides: Any) -> Any:
     """Build the named model and load its trained weights, verified by sha256.
 
     Weights are resolved in this order: ``weights=`` (a hub folder or ``.weights.h5`` file);
@@ -79,12 +163,16 @@ def load(name: str, revision: str | None = None, weights: str | Path | None = No
     Overrides that change the architecture's weights (e.g. another backbone) fail to load;
     inference-time keys such as ``iterations`` or ``tolerance`` are fine.
     """
-    from topdown_zoo import hub
+    if isinstance(name, str) and name.startswith("hf://"):
+        register_keras_classes()
+        from topdown_zoo import hub
 
-    if name.startswith("hf://"):
         folder = hub.resolve_hf_handle(name, revision=revision)
         return hub.load_folder(folder, overrides=overrides)
     spec = get_spec(name)
+    register_keras_classes()
+    from topdown_zoo import hub
+
     folder_or_file = hub.resolve(spec, revision=revision, weights=weights)
     if folder_or_file is None:
         raise WeightsNotAvailableError(

@@ -1,65 +1,92 @@
 """``topdown-zoo``: list, inspect, train, evaluate, predict, export and publish zoo models.
 
-Bad input (unknown name, bad recipe key or value, wrong input shape or dtype, missing weights)
-prints one line ``error: ...`` on stderr and exits with status 2.
+Bad input (unknown name, bad option, recipe key or value, wrong input shape or dtype, missing
+weights) prints one line ``error: ...`` on stderr and exits with status 2. With ``--json``,
+standard output holds only the JSON document; progress bars and logs go to stderr.
+
+The commands use only the model contract (:mod:`topdown_zoo.models.base`) and the registry;
+``list``, ``info`` and ``--help`` import neither Keras nor TensorFlow.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from topdown_zoo.errors import TopdownZooError  # noqa: E402
+from topdown_zoo.errors import InputSpecError, TopdownZooError  # noqa: E402
+
+VERBOSITY = ("auto", "0", "1", "2")
+PREDICT_BATCH = 256
+_KERAS = ("keras",)
+_KERAS_AND_DATA = ("keras", "tensorflow")  # tf.data pipelines
 
 
-def _cmd_list(args) -> int:
+# ---------------------------------------------------------------------------------------- output
+def _emit(args: argparse.Namespace, text: str = "") -> None:
+    """Print a result line on the real standard output (also while ``--json`` sends the rest to stderr)."""
+    print(text, file=args.stdout)
+
+
+def _emit_json(args: argparse.Namespace, document: Any) -> None:
+    _emit(args, json.dumps(document, sort_keys=True, default=str))
+
+
+# ---------------------------------------------------------------------------------------- list / info
+def _cmd_list(args: argparse.Namespace) -> int:
     from topdown_zoo.registry import all_specs, list_models
 
     names = list_models(args.pattern, family=args.family, pretrained=args.pretrained)
     specs = all_specs()
+    if args.json:
+        _emit_json(args, [specs[name].to_dict() for name in names])
+        return 0
     width = max((len(n) for n in names), default=10)
     for name in names:
         spec = specs[name]
         mark = "✓" if spec.weights else " "
-        print(f"{name:<{width}}  {mark}  {spec.family:<9} {spec.description}")
+        _emit(args, f"{name:<{width}}  {mark}  {spec.family:<9} {spec.description}")
     print(f"{len(names)} model(s); ✓ = trained weights ship with the zoo", file=sys.stderr)
     return 0
 
 
-def _cmd_info(args) -> int:
+def _cmd_info(args: argparse.Namespace) -> int:
     from topdown_zoo.registry import get_spec
 
     spec = get_spec(args.name)
     info = spec.to_dict()
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        _emit_json(args, info)
         return 0
-    print(f"{spec.name}: {spec.description}")
+    _emit(args, f"{spec.name}: {spec.description}")
     for key in ("family", "task", "dataset", "input_shape", "input_dtype", "input_range", "recipe", "weights",
                 "hf_repo_id", "paper"):
-        print(f"  {key:<12} {info[key]}")
-    print(f"  {'config':<12} {json.dumps(info['config'])}")
-    print(f"  {'preprocess':<12} {json.dumps(info['preprocessing'])}")
+        _emit(args, f"  {key:<12} {info[key]}")
+    _emit(args, f"  {'config':<12} {json.dumps(info['config'])}")
+    _emit(args, f"  {'preprocess':<12} {json.dumps(info['preprocessing'])}")
     for metric, value in spec.paper_results.items():
-        print(f"  paper's {metric}: {value}  (the paper's claim, not measured here)")
+        _emit(args, f"  paper's {metric}: {value}  (the paper's claim, not measured here)")
     return 0
 
 
-def _cmd_train(args) -> int:
+# ---------------------------------------------------------------------------------------- train / evaluate
+def _cmd_train(args: argparse.Namespace) -> int:
     from topdown_zoo.recipe import load_recipe
     from topdown_zoo.training import train
 
     recipe = load_recipe(args.recipe, args.set)
     metrics = train(recipe, args.out, smoke=args.smoke, hub_dir=args.hub_dir, verbose=args.verbose)
     shown = {k: v for k, v in metrics.items() if not k.startswith("_")}
-    print(json.dumps(shown, sort_keys=True))
+    _emit_json(args, shown)
     return 0
 
 
-def _load_for_cli(name: str, weights: str | None, allow_random: bool):
+def _load_for_cli(name: str, weights: str | None, allow_random: bool) -> Any:
     import topdown_zoo as tz
     from topdown_zoo.errors import WeightsNotAvailableError
 
@@ -68,27 +95,27 @@ def _load_for_cli(name: str, weights: str | None, allow_random: bool):
     except WeightsNotAvailableError:
         if not allow_random:
             raise
-        print(f"warning: {name} has no trained weights; evaluating a randomly initialised model", file=sys.stderr)
+        print(f"warning: {name} has no trained weights; using a randomly initialised model", file=sys.stderr)
         return tz.create(name)
 
 
-def _cmd_evaluate(args) -> int:
-    from topdown_zoo.registry import get_spec
-
+def _cmd_evaluate(args: argparse.Namespace) -> int:
     from topdown_zoo.evaluation import evaluate_entry
+    from topdown_zoo.registry import get_spec
 
     spec = get_spec(args.name)
     model = _load_for_cli(args.name, args.weights, args.random_init)
     overrides = {} if args.batch_size is None else {"batch_size": args.batch_size}
     metrics = evaluate_entry(model, spec, smoke=args.smoke, recipe=_recipe_of(args.weights), **overrides)
-    if not args.json:
-        for key, value in metrics.items():
-            print(f"{key:<24} {value:.6g}")
-    print(json.dumps(metrics, sort_keys=True) if args.json else "")
+    if args.json:
+        _emit_json(args, metrics)
+        return 0
+    for key, value in metrics.items():
+        _emit(args, f"{key:<24} {value:.6g}")
     return 0
 
 
-def _recipe_of(weights: str | None) -> dict | None:
+def _recipe_of(weights: str | None) -> dict[str, Any] | None:
     """The recipe recorded in a hub folder or run directory (a fine-tuned model is evaluated on
     its own recipe's test data); ``None`` means the entry's own recipe."""
     if weights is None:
@@ -101,68 +128,224 @@ def _recipe_of(weights: str | None) -> dict | None:
     recorded = hub_folder_of(weights) / "recipe.yaml"
     if not recorded.is_file():
         return None
-    return validate(yaml.safe_load(recorded.read_text()))
+    recipe: dict[str, Any] = validate(yaml.safe_load(recorded.read_text()))
+    return recipe
 
 
-def _cmd_predict(args) -> int:
+# ---------------------------------------------------------------------------------------- predict
+def _read_npy(path: str) -> Any:
+    """The array in a ``.npy`` file, memory-mapped (the file's size does not matter)."""
     import numpy as np
 
-    from topdown_zoo.inputs import validate_batch
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic != b"\x93NUMPY":
+            raise InputSpecError(f"{path!r} is {'empty' if not magic else 'not a .npy file'}: save the batch with "
+                                 "numpy.save(path, x)")
+        x = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        if isinstance(err, TopdownZooError):
+            raise
+        raise InputSpecError(f"cannot read {path!r} as a .npy array: {err}") from None
+    return x
+
+
+def _task_option(value: str) -> int | str:
+    """``--task``: a task id (an integer) or a task name; the model checks it."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def _format_cell(value: Any) -> str:
+    import numpy as np
+
+    value = np.asarray(value)
+    if value.ndim:
+        return json.dumps(value.tolist())
+    if np.issubdtype(value.dtype, np.floating):
+        return f"{float(value):.4g}"
+    return str(value.item())
+
+
+class _TextTable:
+    """Prints a header line, then one line per example, as the batches arrive."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.widths: dict[str, int] | None = None
+
+    def add(self, start: int, columns: dict[str, Any]) -> None:
+        if self.widths is None:
+            self.widths = {"index": 5, **{name: max(len(name), 6) for name in columns}}
+            _emit(self.args, "  ".join(f"{name:>{w}}" for name, w in self.widths.items()))
+        rows = len(next(iter(columns.values()))) if columns else 0
+        for i in range(rows):
+            cells = [f"{start + i:>5}"] + [f"{_format_cell(columns[n][i]):>{self.widths[n]}}" for n in columns]
+            _emit(self.args, "  ".join(cells))
+
+
+class _NpzWriter:
+    """Writes per-example arrays to an ``.npz`` batch by batch: each key is streamed into a
+    memory-mapped ``.npy`` beside the target, the ``.npy`` files are zipped into a temporary
+    file, and that file is renamed onto the target (no partial ``.npz`` is ever left)."""
+
+    def __init__(self, path: Path, examples: int) -> None:
+        import tempfile
+
+        self.path, self.examples = path, examples
+        self.workdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        self.maps: dict[str, Any] = {}
+
+    def add(self, start: int, arrays: dict[str, Any]) -> None:
+        import numpy as np
+
+        for key, value in arrays.items():
+            value = np.asarray(value)
+            if key not in self.maps:
+                self.maps[key] = np.lib.format.open_memmap(self.workdir / f"{key}.npy", mode="w+", dtype=value.dtype,
+                                                           shape=(self.examples, *value.shape[1:]))
+            self.maps[key][start:start + len(value)] = value
+
+    def close(self) -> None:
+        import zipfile
+
+        for array in self.maps.values():
+            array.flush()
+        self.maps = dict.fromkeys(self.maps)  # unmap before zipping
+        partial = self.workdir / "out.npz"
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
+            for key in self.maps:
+                archive.write(self.workdir / f"{key}.npy", arcname=f"{key}.npy")
+        os.replace(partial, self.path)
+        self.discard()
+
+    def discard(self) -> None:
+        import shutil
+
+        self.maps = {}
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _npz_target(out: str) -> Path:
+    path = Path(out if out.endswith(".npz") else out + ".npz")  # as numpy.savez names it
+    if not path.parent.is_dir():
+        raise TopdownZooError(f"cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from topdown_zoo.inputs import check_batch_layout, validate_batch
     from topdown_zoo.registry import get_spec
 
     spec = get_spec(args.name)
-    try:
-        x = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise TopdownZooError(f"cannot read {args.input!r} as a .npy array: {err}") from None
-    x = validate_batch(x, spec)
+    target = _npz_target(args.out) if args.out else None
+    x = _read_npy(args.input)
+    check_batch_layout(x.shape, x.dtype, spec)
     model = _load_for_cli(args.name, args.weights, allow_random=False)
-    steps = model.refine(x) if hasattr(model, "refine") else [model(x, training=False)]
-    for k, step in enumerate(steps):
-        print(f"step {k}: " + " ".join(str(int(c)) for c in np.asarray(step).argmax(-1)))
+    options = {} if args.task is None else {"task": args.task}
+    table = None if args.json else _TextTable(args)
+    collected: dict[str, list[Any]] = {}
+    writer = _NpzWriter(target, len(x)) if target else None
+    try:
+        for start in range(0, len(x), args.batch_size):
+            batch = validate_batch(x[start:start + args.batch_size], spec)
+            prediction = model.interpret(batch, **options)
+            columns, arrays = _to_numpy(prediction.columns), _to_numpy(prediction.arrays)
+            if table is not None:
+                table.add(start, columns)
+            else:
+                for name, values in columns.items():
+                    collected.setdefault(name, []).extend(values.tolist())
+            if writer is not None:
+                writer.add(start, {**columns, **arrays})
+        if writer is not None:
+            writer.close()
+            print(f"wrote the predictions of {len(x)} example(s) to {target}", file=sys.stderr)
+    finally:
+        if writer is not None:
+            writer.discard()
+    if args.json:
+        _emit_json(args, {"columns": collected})
     return 0
 
 
-def _cmd_demo(args) -> int:
+def _to_numpy(values: dict[str, Any]) -> dict[str, Any]:
+    """The Prediction's per-example values as NumPy arrays (whatever the Keras backend)."""
+    import keras
+
+    return {name: keras.ops.convert_to_numpy(value) for name, value in values.items()}
+
+
+# ---------------------------------------------------------------------------------------- demo / export / publish
+def _cmd_demo(args: argparse.Namespace) -> int:
     from topdown_zoo.demo import run_demo
 
-    run_demo(args.name, examples=args.examples)
+    run_demo(args.name, examples=args.examples, out=args.stdout)
     return 0
 
 
-def _cmd_export(args) -> int:
+def _cmd_export(args: argparse.Namespace) -> int:
     from topdown_zoo.exporting import export
 
     model = _load_for_cli(args.name, args.weights, args.random_init)
     path = export(model, args.out, format=args.format, iterations=args.iterations, outputs=args.outputs,
                   check=not args.no_check)
-    print(f"exported {args.name} to {path}")
+    _emit(args, f"exported {args.name} to {path}")
     return 0
 
 
-def _cmd_publish(args) -> int:
+def _cmd_publish(args: argparse.Namespace) -> int:
     from topdown_zoo.hub import publish
 
     result = publish(args.dir, args.repo_id, revision=args.revision, private=args.private, dry_run=args.dry_run)
     if result is not None and not args.dry_run:
-        print(result)
+        _emit(args, str(result))
     return 0
 
 
+# ---------------------------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are zoo errors (one line ``error: ...``, exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise TopdownZooError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _verbosity(value: str) -> str | int:
+    if value not in VERBOSITY:
+        raise argparse.ArgumentTypeError(f"must be auto, 0, 1 or 2, got {value!r}")
+    return value if value == "auto" else int(value)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value!r}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="topdown-zoo", description=__doc__.splitlines()[0])
+    """The ``topdown-zoo`` argument parser (each sub-command sets ``func`` and the modules it needs)."""
+    parser = _Parser(prog="topdown-zoo", description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list registered models")
     p.add_argument("pattern", nargs="?", default="*", help="wildcard pattern, e.g. 'cbl-*'")
-    p.add_argument("--family")
+    p.add_argument("--family", help="only this family's models")
     p.add_argument("--pretrained", action="store_true", help="only models whose weights ship with the zoo")
-    p.set_defaults(func=_cmd_list)
+    p.add_argument("--json", action="store_true", help="print the registry entries as one JSON list")
+    p.set_defaults(func=_cmd_list, needs=())
 
     p = sub.add_parser("info", help="show a model's registry entry")
     p.add_argument("name")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_cmd_info)
+    p.add_argument("--json", action="store_true", help="print the registry entry as one JSON object")
+    p.set_defaults(func=_cmd_info, needs=())
 
     p = sub.add_parser("train", help="run a training recipe")
     p.add_argument("recipe", help="recipes/NAME.yaml or a registry name")
@@ -170,28 +353,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true", help="a few steps on tiny data, to check the recipe runs")
     p.add_argument("--out", help="run directory (default runs/NAME)")
     p.add_argument("--hub-dir", help="also package the trained model into HUB_DIR/NAME")
-    p.add_argument("--verbose", default="auto", help="Keras verbosity: auto, 0, 1 (progress bar), 2 (one line per epoch)")
-    p.set_defaults(func=_cmd_train)
+    p.add_argument("--verbose", type=_verbosity, default="auto",
+                   help="Keras verbosity: auto, 0, 1 (progress bar), 2 (one line per epoch)")
+    p.set_defaults(func=_cmd_train, needs=_KERAS_AND_DATA)
 
     p = sub.add_parser("evaluate", help="evaluate a model on its own test data")
     p.add_argument("name")
-    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object on the last line")
+    p.add_argument("--json", action="store_true", help="print only the metrics, as one JSON object")
     p.add_argument("--weights", help="a hub folder or .weights.h5 file instead of the published weights")
     p.add_argument("--smoke", action="store_true", help="evaluate on a few dozen examples")
-    p.add_argument("--batch-size", type=int, help="evaluation batch size (default: the recipe's, else 256)")
+    p.add_argument("--batch-size", type=_positive_int, help="evaluation batch size (default: the recipe's, else 256)")
     p.add_argument("--random-init", action="store_true", help="evaluate an untrained model if no weights exist")
-    p.set_defaults(func=_cmd_evaluate)
+    p.set_defaults(func=_cmd_evaluate, needs=_KERAS_AND_DATA)
 
-    p = sub.add_parser("predict", help="per-step class predictions for a batch stored as .npy")
+    p = sub.add_parser("predict", help="predictions for a batch stored as .npy, one line per example")
     p.add_argument("name")
-    p.add_argument("input", help="a .npy file holding a batch shaped like the model's input")
-    p.add_argument("--weights")
-    p.set_defaults(func=_cmd_predict)
+    p.add_argument("input", help="a .npy file holding a batch shaped like the model's input (any size)")
+    p.add_argument("--task", type=_task_option,
+                   help="the task to answer (an id or a name), for a model that takes a task (default: every task)")
+    p.add_argument("--out", help="also write the predictions (columns and arrays, e.g. reconstructions) to OUT.npz")
+    p.add_argument("--json", action="store_true", help='print one JSON object {"columns": {...}}')
+    p.add_argument("--batch-size", type=_positive_int, default=PREDICT_BATCH,
+                   help=f"examples per model call (default {PREDICT_BATCH})")
+    p.add_argument("--weights", help="a hub folder or .weights.h5 file instead of the published weights")
+    p.set_defaults(func=_cmd_predict, needs=_KERAS)
 
     p = sub.add_parser("demo", help="load a pretrained model and show its refinement on held-out digits (offline)")
     p.add_argument("name", nargs="?", default="cbl-cnn-mnist5k")
-    p.add_argument("--examples", type=int, default=8)
-    p.set_defaults(func=_cmd_demo)
+    p.add_argument("--examples", type=_positive_int, default=8, help="digits to show (default 8)")
+    p.set_defaults(func=_cmd_demo, needs=_KERAS_AND_DATA)
 
     p = sub.add_parser("export", help="export to ONNX or a TensorFlow SavedModel, parity-checked")
     p.add_argument("name")
@@ -202,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-check", action="store_true", help="skip the parity check against Keras")
     p.add_argument("--weights")
     p.add_argument("--random-init", action="store_true", help="export an untrained model if no weights exist")
-    p.set_defaults(func=_cmd_export)
+    p.set_defaults(func=_cmd_export, needs=_KERAS_AND_DATA)
 
     p = sub.add_parser("publish", help="upload a packaged hub folder to the Hugging Face Hub")
     p.add_argument("dir")
@@ -210,20 +400,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision")
     p.add_argument("--private", action="store_true")
     p.add_argument("--dry-run", action="store_true", help="print what would be uploaded")
-    p.set_defaults(func=_cmd_publish)
+    p.set_defaults(func=_cmd_publish, needs=())
     return parser
 
 
+def _run(args: argparse.Namespace) -> int:
+    from topdown_zoo.api import quiet_import
+
+    quiet_import(*args.needs)
+    if getattr(args, "json", False):  # stdout holds only the JSON: anything else printed goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            return int(args.func(args))
+    return int(args.func(args))
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if getattr(args, "verbose", None) not in (None, "auto"):
-        try:
-            args.verbose = int(args.verbose)
-        except ValueError:
-            print(f"error: --verbose must be auto, 0, 1 or 2, got {args.verbose!r}", file=sys.stderr)
-            return 2
+    """Run ``topdown-zoo`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    stdout: TextIO = sys.stdout
     try:
-        return args.func(args)
+        args = build_parser().parse_args(argv)
+        args.stdout = stdout
+        return _run(args)
     except TopdownZooError as err:
         message = " ".join(str(err).split())
         print(f"error: {message}", file=sys.stderr)

@@ -20,19 +20,20 @@ DATASETS = {
     "speech_commands": ("speech_commands", "Speech Commands"),
     "mnist5k": ("mnist", "mnist5k (5,000 MNIST digits shipped with topdown_zoo)"),
 }
-_AUDIO = {"speech_commands"}
+# limitations a dataset brings to every card trained on it
+DATASET_NOTES = {
+    "mnist5k": "mnist5k is a 5,000-digit subset of MNIST: its test set has 1,000 digits, so accuracies carry an "
+               "uncertainty of about ±1 percentage point.",
+}
 # counts an evaluator may report beside its metrics: stated in the text, kept out of the model-index
 COUNT_KEYS = {"examples", "num_examples", "n_examples"}
 
 
 def _task_tags(spec) -> tuple[str | None, str]:
-    """(pipeline_tag, model-index task type)."""
+    """(pipeline_tag, model-index task type): the entry's Hugging Face Hub task."""
     if spec is None:
         return None, "other"
-    if spec.task == "classification":
-        tag = "audio-classification" if spec.dataset in _AUDIO else "image-classification"
-        return tag, tag
-    return None, spec.task or "other"
+    return spec.hub_task, spec.hub_task
 
 
 def measured(metrics: Mapping[str, Any] | None) -> dict[str, float]:
@@ -164,9 +165,8 @@ def render(spec=None, metrics: Mapping[str, Any] | None = None, recipe: Mapping[
               "(range, layout, resolution) give undefined results.",
               "- Top-down feedback iterates: inference costs roughly one forward pass per iteration.",
               "- A research artefact: not audited for bias, robustness or safety-critical use."]
-    if spec is not None and spec.dataset == "mnist5k":
-        lines += ["- mnist5k is a 5,000-digit subset of MNIST: its test set has 1,000 digits, so accuracies "
-                  "carry an uncertainty of about ±1 percentage point."]
+    if spec is not None and spec.dataset in DATASET_NOTES:
+        lines += [f"- {DATASET_NOTES[spec.dataset]}"]
     lines += [""]
 
     if metadata:

@@ -10,13 +10,19 @@ import dataclasses
 import fnmatch
 import importlib
 import pkgutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from topdown_zoo.errors import TopdownZooError, UnknownModelError, did_you_mean
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_ROOT.parent
+
+
+#: the Hugging Face Hub task of each registry ``task`` (https://huggingface.co/tasks)
+HUB_TASKS = {"classification": "image-classification", "multitask": "image-classification",
+             "generative": "image-to-image"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +49,9 @@ class ModelSpec:
         paper: citation key / title of the paper the model comes from.
         paper_results: the paper's own numbers for this setting (quoted as the paper's, never ours).
         description: one line for ``topdown-zoo list``.
+        pipeline_tag: the Hugging Face Hub task, when ``task`` alone does not say it (audio).
+        test_config: config overrides that make a small model of the same architecture, for the
+            contract tests (``tests/test_contract.py``) — e.g. a narrower ResNet.
     """
 
     name: str
@@ -62,6 +71,14 @@ class ModelSpec:
     hf_repo_id: str | None = None
     paper: str = ""
     paper_results: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    pipeline_tag: str | None = None
+    test_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def hub_task(self) -> str:
+        """The Hugging Face Hub task (``pipeline_tag``) of this entry: the explicit one, else the
+        Hub task of the entry's ``task``."""
+        return self.pipeline_tag or HUB_TASKS.get(self.task, "image-classification")
 
     def build_fn(self) -> Callable[..., Any]:
         return _import_object(self.builder)
@@ -112,12 +129,14 @@ def _discover() -> None:
         return
     _DISCOVERED = True
     import topdown_zoo.models as models_pkg
+    from topdown_zoo.api import quiet_stderr
 
     for info in sorted(pkgutil.iter_modules(models_pkg.__path__), key=lambda i: i.name):
         if not info.ispkg:
             continue
         try:
-            module = importlib.import_module(f"topdown_zoo.models.{info.name}.presets")
+            with quiet_stderr():  # a presets module should not import TensorFlow; if it does, no banners
+                module = importlib.import_module(f"topdown_zoo.models.{info.name}.presets")
         except ModuleNotFoundError as err:
             if err.name == f"topdown_zoo.models.{info.name}.presets":
                 continue  # a family folder without presets yet
@@ -139,17 +158,27 @@ def list_models(pattern: str = "*", *, family: str | None = None, pretrained: bo
         family: keep only this family (``cbl``, ``ngc``, ...).
         pretrained: keep only models whose trained weights ship with the zoo.
     """
-    names = sorted(all_specs())
-    names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    specs = all_specs()
+    if family is not None and family not in families():
+        raise TopdownZooError(f"unknown family {family!r}; known families: {', '.join(families())}")
+    names = [n for n in sorted(specs) if fnmatch.fnmatchcase(n, pattern)]
     if family is not None:
-        names = [n for n in names if _REGISTRY[n].family == family]
+        names = [n for n in names if specs[n].family == family]
     if pretrained:
-        names = [n for n in names if _REGISTRY[n].weights]
+        names = [n for n in names if specs[n].weights]
     return names
+
+
+def families() -> list[str]:
+    """The families that have registry entries, sorted (``baselines``, ``butd``, ``cbl`` ...)."""
+    return sorted({spec.family for spec in all_specs().values()})
 
 
 def get_spec(name: str) -> ModelSpec:
     """The spec of ``name``; an unknown name raises :class:`UnknownModelError` with close matches."""
+    if not isinstance(name, str):
+        raise UnknownModelError(f"a model name must be a string such as 'cbl-cnn-mnist5k', got {name!r}. "
+                                "Run `topdown-zoo list` (or topdown_zoo.list_models()) to see every name.")
     specs = all_specs()
     if name not in specs:
         raise UnknownModelError(

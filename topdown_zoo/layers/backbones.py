@@ -7,10 +7,13 @@ by the loop.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 from keras import layers
+
+from topdown_zoo.checks import check_choice, check_float, check_int, check_int_list
+from topdown_zoo.errors import ConfigError
 
 _PACKAGE = "topdown_zoo"
 #: Batch-norm momentum 0.9 = PyTorch's default (momentum 0.1), which the papers' reference code
@@ -23,12 +26,12 @@ BN_MOMENTUM = 0.9
 class BasicBlock(layers.Layer):
     """ResNet basic block (He et al. 2016): two 3×3 conv-BN with an identity or 1×1 shortcut."""
 
-    def __init__(self, filters: int, stride: int = 1, **kwargs):
+    def __init__(self, filters: int, stride: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.stride = int(stride)
+        self.filters = check_int("filters", filters, 1)
+        self.stride = check_int("stride", stride, 1)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         input_shape = tuple(input_shape)
         policy = self.dtype_policy
         self.conv1 = layers.Conv2D(self.filters, 3, self.stride, padding="same", use_bias=False, dtype=policy, name="conv1")
@@ -47,20 +50,20 @@ class BasicBlock(layers.Layer):
             self.proj.build(input_shape)
             self.proj_bn.build(mid)
 
-    def call(self, x, training=None):
+    def call(self, x: Any, training: bool | None = None) -> Any:
         out = keras.ops.relu(self.bn1(self.conv1(x), training=training))
         out = self.bn2(self.conv2(out), training=training)
         shortcut = self.proj_bn(self.proj(x), training=training) if self.has_projection else x
         return keras.ops.relu(out + shortcut)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple) -> tuple | None:
         return self.conv1.compute_output_shape(tuple(input_shape)) if self.built else None
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "stride": self.stride}
 
 
-def _conv_bn_relu(filters: int, prefix: str, dtype) -> list[layers.Layer]:
+def _conv_bn_relu(filters: int, prefix: str, dtype: Any) -> list[layers.Layer]:
     return [
         layers.Conv2D(filters, 3, padding="same", use_bias=False, dtype=dtype, name=f"{prefix}_conv"),
         layers.BatchNormalization(momentum=BN_MOMENTUM, dtype=dtype, name=f"{prefix}_bn"),
@@ -73,13 +76,17 @@ def standard_cnn(
     widths: Sequence[int] = (32, 64, 128, 256),
     dense_units: int = 256,
     dropout: float = 0.0,
-    dtype=None,
+    dtype: Any = None,
 ) -> list[tuple[str, layers.Layer]]:
     """The CBL paper's StandardCNN (section 4.1): 8 conv layers with batch norm and ReLU in four
     blocks of two, max pooling after each block, then two dense layers (the last gives logits).
 
     Works for 32×32 images and for 64-bin log-mel spectrograms (any fixed H×W).
     """
+    num_classes = check_int("num_classes", num_classes, 1)
+    widths = check_int_list("widths", widths)
+    dense_units = check_int("dense_units", dense_units, 1)
+    dropout = check_float("dropout", dropout, 0.0, 0.99)
     stages: list[tuple[str, layers.Layer]] = []
     for i, width in enumerate(widths, start=1):
         block = keras.Sequential(
@@ -100,12 +107,13 @@ def resnet18(
     num_classes: int,
     stem: str = "imagenet",
     widths: Sequence[int] = (64, 128, 256, 512),
-    dtype=None,
+    dtype: Any = None,
 ) -> list[tuple[str, layers.Layer]]:
     """ResNet-18 with basic blocks. ``stem="imagenet"``: 7×7/2 conv + 3×3/2 max pool for 224×224
     inputs; ``stem="cifar"``: one 3×3/1 conv and no pooling for 32×32 inputs."""
-    from topdown_zoo.errors import TopdownZooError
-
+    num_classes = check_int("num_classes", num_classes, 1)
+    widths = check_int_list("widths", widths)
+    check_choice("stem", stem, ("imagenet", "cifar"))
     if stem == "imagenet":
         stem_layers = [
             layers.Conv2D(widths[0], 7, 2, padding="same", use_bias=False, dtype=dtype, name="stem_conv"),
@@ -113,10 +121,8 @@ def resnet18(
             layers.ReLU(dtype=dtype, name="stem_relu"),
             layers.MaxPooling2D(3, 2, padding="same", dtype=dtype, name="stem_pool"),
         ]
-    elif stem == "cifar":
-        stem_layers = _conv_bn_relu(widths[0], "stem", dtype)
     else:
-        raise TopdownZooError(f"unknown ResNet stem {stem!r}; allowed: imagenet, cifar")
+        stem_layers = _conv_bn_relu(widths[0], "stem", dtype)
     stages: list[tuple[str, layers.Layer]] = [("stem", keras.Sequential(stem_layers, name="stem"))]
     for i, width in enumerate(widths, start=1):
         stride = 1 if i == 1 else 2
@@ -142,12 +148,10 @@ DEFAULT_TAPS = {
 }
 
 
-def make_backbone(name: str, **kwargs) -> list[tuple[str, layers.Layer]]:
-    from topdown_zoo.errors import TopdownZooError
-
-    if name not in BACKBONES:
-        raise TopdownZooError(f"unknown backbone {name!r}; allowed: {', '.join(BACKBONES)}")
+def make_backbone(name: str, **kwargs: Any) -> list[tuple[str, layers.Layer]]:
+    """The stages of backbone ``name`` (``"standard_cnn"`` or ``"resnet18"``) built from ``kwargs``."""
+    builder = BACKBONES[check_choice("backbone", name, BACKBONES)]
     try:
-        return BACKBONES[name](**kwargs)
+        return builder(**kwargs)
     except TypeError as err:
-        raise TopdownZooError(f"bad backbone_config for {name!r}: {err}") from None
+        raise ConfigError(f"bad backbone_config for {name!r}: {err}") from None

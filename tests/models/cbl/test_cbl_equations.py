@@ -1,9 +1,13 @@
-"""CBL dynamics against the paper's equations (eqs. 4, 7, 8, 9, 11) on tiny tensors."""
+"""CBL dynamics against the paper's equations (eqs. 4, 7, 8, 9, 11) on tiny tensors (every backend)."""
 import keras
 import numpy as np
 import pytest
 
-from topdown_zoo.layers.adapters import ConcatConvAdapter, FiLMAdapter, GatingAdapter
+pytestmark = pytest.mark.backends
+to_np = keras.ops.convert_to_numpy
+
+from topdown_zoo.models.cbl.adapters import ConcatConvAdapter, FiLMAdapter, GatingAdapter
+from topdown_zoo.errors import ConfigError
 from topdown_zoo.learning.bptt import resolve_step_weights, step_weighted_loss
 from topdown_zoo.models.cbl.model import CBLModel, build_cbl, build_feedforward
 
@@ -18,9 +22,9 @@ def tiny_cbl(**overrides):
 def energise(model):
     """Fresh tiny models have logits ~1e-4; scale the head and gates so refinement moves y visibly."""
     logits = model.stage_layers[-1].layers[-1]
-    logits.kernel.assign(np.asarray(logits.kernel) * 300.0)
+    logits.kernel.assign(to_np(logits.kernel) * 300.0)
     for adapter in model.adapters:
-        adapter.gate.kernel.assign(np.asarray(adapter.gate.kernel) * 10.0)
+        adapter.gate.kernel.assign(to_np(adapter.gate.kernel) * 10.0)
     return model
 
 
@@ -39,9 +43,9 @@ def test_gating_adapter_matches_hand_computation():
     z = rng.normal(size=(2, 5)).astype("float32")
     adapter = GatingAdapter()
     adapter(h, z)
-    w, b = (np.asarray(v) for v in adapter.gate.weights)
+    w, b = (to_np(v) for v in adapter.gate.weights)
     expected = sigmoid(z @ w + b)[:, None, None, :] * h  # σ(Wz + b) ⊙ h
-    np.testing.assert_allclose(np.asarray(adapter(h, z)), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_np(adapter(h, z)), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_film_adapter_matches_hand_computation():
@@ -50,10 +54,10 @@ def test_film_adapter_matches_hand_computation():
     z = rng.normal(size=(2, 3)).astype("float32")
     adapter = FiLMAdapter()
     adapter(h, z)
-    ws, bs = (np.asarray(v) for v in adapter.scale.weights)
-    wt, bt = (np.asarray(v) for v in adapter.shift.weights)
+    ws, bs = (to_np(v) for v in adapter.scale.weights)
+    wt, bt = (to_np(v) for v in adapter.shift.weights)
     expected = (1 + z @ ws + bs) * h + (z @ wt + bt)
-    np.testing.assert_allclose(np.asarray(adapter(h, z)), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_np(adapter(h, z)), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_concat_adapter_is_a_1x1_conv_over_h_and_tiled_z():
@@ -62,16 +66,16 @@ def test_concat_adapter_is_a_1x1_conv_over_h_and_tiled_z():
     z = rng.normal(size=(2, 2)).astype("float32")
     adapter = ConcatConvAdapter()
     adapter(h, z)
-    kernel, bias = (np.asarray(v) for v in adapter.mix.weights)
+    kernel, bias = (to_np(v) for v in adapter.mix.weights)
     stacked = np.concatenate([h, np.broadcast_to(z[:, None, None, :], (2, 3, 3, 2))], axis=-1)
     expected = np.einsum("bhwc,cd->bhwd", stacked, kernel[0, 0]) + bias
-    np.testing.assert_allclose(np.asarray(adapter(h, z)), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_np(adapter(h, z)), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_eq7_blend_against_hand_computation():
     h = np.array([[1.0, -2.0, 3.0]], dtype="float32")
     refined = np.array([[0.5, 4.0, -1.0]], dtype="float32")
-    out = np.asarray(CBLModel.blend(h, refined, 0.25))
+    out = to_np(CBLModel.blend(h, refined, 0.25))
     np.testing.assert_allclose(out, 0.25 * h + 0.75 * refined)  # α h + (1 − α) ψ(h, z)
 
 
@@ -83,16 +87,16 @@ def test_refinement_step_equals_manual_unrolling_of_eqs_6_to_8():
     y0 = x
     for layer in model.stage_layers:
         y0 = layer(y0, training=False)
-    z = np.tanh(np.asarray(model.context(keras.ops.softmax(y0, axis=-1))))
+    z = to_np(model.context(keras.ops.softmax(y0, axis=-1)))  # g = tanh(W·softmax(y) + b): tanh is the layer's
     h = x
     for name, layer in zip(model.stage_names, model.stage_layers):
         h = layer(h, training=False)
         if name in ("block2", "block3"):
             adapter = model.adapters[["block2", "block3"].index(name)]
-            h = 0.3 * np.asarray(h) + 0.7 * np.asarray(adapter(h, z))
+            h = 0.3 * to_np(h) + 0.7 * to_np(adapter(h, z))
     steps = model.refine(x)
-    np.testing.assert_allclose(np.asarray(steps[0]), np.asarray(y0), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(steps[1]), np.asarray(h), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(to_np(steps[0]), to_np(y0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_np(steps[1]), to_np(h), rtol=1e-4, atol=1e-5)
 
 
 def test_eq9_step_weighted_loss_against_hand_computation():
@@ -112,7 +116,7 @@ def test_bptt_loss_is_the_weighted_sum_of_per_step_cross_entropies():
     loss = float(model.bptt_loss(y, steps))
 
     def ce(logits):
-        logits = np.asarray(logits, dtype="float64")
+        logits = to_np(logits).astype("float64")
         logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
         return -logp[np.arange(len(y)), y].mean()
 
@@ -123,7 +127,7 @@ def test_bptt_loss_is_the_weighted_sum_of_per_step_cross_entropies():
 def test_alpha_one_leaves_the_backbone_output_unchanged():
     model = tiny_cbl(iterations=3, alpha=1.0)
     x, _ = batch()
-    steps = [np.asarray(s) for s in model.refine(x)]
+    steps = [to_np(s) for s in model.refine(x)]
     for step in steps[1:]:
         np.testing.assert_allclose(step, steps[0], atol=1e-6)
 
@@ -134,37 +138,35 @@ def test_zero_iterations_equals_the_backbone():
     for src, dst in zip(cbl.stage_layers, plain.stage_layers):
         dst.set_weights(src.get_weights())
     x, _ = batch()
-    np.testing.assert_allclose(np.asarray(cbl(x)), np.asarray(plain(x)), atol=1e-6)
+    np.testing.assert_allclose(to_np(cbl(x)), to_np(plain(x)), atol=1e-6)
     assert len(cbl.refine(x)) == 1
 
 
 @pytest.mark.parametrize("adapter", ["gating", "film", "concat"])
 def test_every_adapter_and_context_variable_gets_a_nonzero_gradient(adapter):
-    import tensorflow as tf
-
+    """One BPTT step (eq. 9) of plain SGD through the backend's own training step moves every
+    feedback parameter, i.e. each has a non-zero gradient."""
     model = tiny_cbl(iterations=2, adapter=adapter, alpha=0.2, alpha_trainable=True)
-    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=keras.optimizers.SGD(100.0), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = batch(8)
-    with tf.GradientTape() as tape:
-        loss = model.bptt_loss(y, model.refine(x, training=True))
     feedback_vars = [v for a in model.adapters for v in a.trainable_weights]
     feedback_vars += model.context.trainable_weights + [model.alpha_logits]
-    grads = tape.gradient(loss, feedback_vars)
-    for var, grad in zip(feedback_vars, grads):
-        assert grad is not None, var.path
-        assert float(tf.reduce_max(tf.abs(grad))) > 0.0, var.path
+    before = [keras.ops.convert_to_numpy(v).copy() for v in feedback_vars]
+    model.train_on_batch(x, y)
+    for var, old in zip(feedback_vars, before):
+        assert np.abs(keras.ops.convert_to_numpy(var) - old).max() > 0.0, var.path
 
 
 def test_each_tapped_adapter_changes_the_output():
     """Refined early layers reach the output: perturbing any one adapter moves y(T)."""
     model = tiny_cbl(iterations=1)
     x, _ = batch()
-    before = np.asarray(model(x))
+    before = to_np(model(x))
     for adapter in model.adapters:
         kernel = adapter.gate.kernel
-        saved = np.asarray(kernel)
+        saved = to_np(kernel)
         kernel.assign(saved + 1.0)
-        assert np.abs(np.asarray(model(x)) - before).max() > 1e-6, adapter.name
+        assert np.abs(to_np(model(x)) - before).max() > 1e-6, adapter.name
         kernel.assign(saved)
 
 
@@ -173,24 +175,24 @@ def test_tolerance_stops_refinement_early():
     loose = energise(tiny_cbl(iterations=4, tolerance=1e9))
     y, steps_run = loose.refine_until_converged(x)
     assert int(steps_run) == 1  # the first change is already below the tolerance
-    np.testing.assert_allclose(np.asarray(y), np.asarray(loose.refine(x, iterations=1)[-1]), atol=1e-6)
-    np.testing.assert_allclose(np.asarray(loose.refine(x)[-1]), np.asarray(y), atol=1e-6)
+    np.testing.assert_allclose(to_np(y), to_np(loose.refine(x, iterations=1)[-1]), atol=1e-6)
+    np.testing.assert_allclose(to_np(loose.refine(x)[-1]), to_np(y), atol=1e-6)
 
     strict = tiny_cbl(iterations=4, tolerance=0.0)
     strict.set_weights(loose.get_weights())
     y_full, steps_full = strict.refine_until_converged(x)
     assert int(steps_full) == 4
-    assert np.abs(np.asarray(y_full) - np.asarray(y)).max() > 1e-7
+    assert np.abs(to_np(y_full) - to_np(y)).max() > 1e-7
 
 
 def test_per_example_convergence_does_not_depend_on_the_batch():
     model = energise(tiny_cbl(iterations=4))
     x, _ = batch(6)
-    y_full = np.asarray(model(x))
-    deltas = np.abs(np.asarray(model.refine(x)[2]) - np.asarray(model.refine(x)[1])).max(-1)
+    y_full = to_np(model(x))
+    deltas = np.abs(to_np(model.refine(x)[2]) - to_np(model.refine(x)[1])).max(-1)
     model.tolerance = float(np.median(deltas))
-    y_tol = np.asarray(model(x))
-    singles = np.concatenate([np.asarray(model(x[i:i + 1])) for i in range(len(x))])
+    y_tol = to_np(model(x))
+    singles = np.concatenate([to_np(model(x[i:i + 1])) for i in range(len(x))])
     np.testing.assert_allclose(y_tol, singles, atol=1e-5)
     assert np.abs(y_tol - y_full).max() > 0
 
@@ -203,17 +205,39 @@ def test_keras_file_round_trip_gives_identical_outputs(tmp_path, adapter):
     model.save(path)
     loaded = keras.models.load_model(path)
     assert loaded.get_config()["adapter"] == adapter and loaded.tolerance == 1e-3
-    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+    np.testing.assert_array_equal(to_np(loaded(x)), to_np(model(x)))
     for a, b in zip(loaded.refine(x), model.refine(x)):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        np.testing.assert_array_equal(to_np(a), to_np(b))
 
 
 def test_bad_config_values_name_the_key_and_the_allowed_values():
-    with pytest.raises(ValueError, match="adapter='attention'.*gating, film, concat"):
+    with pytest.raises(ConfigError, match="adapter='attention'.*'gating', 'film', 'concat'"):
         tiny_cbl(adapter="attention")
-    with pytest.raises(ValueError, match="taps=.*block1"):
+    with pytest.raises(ConfigError, match="taps=.*block1"):
         tiny_cbl(taps=["conv9"])
-    with pytest.raises(ValueError, match="alpha=1.5"):
+    with pytest.raises(ConfigError, match="alpha=1.5"):
         tiny_cbl(alpha=1.5)
-    with pytest.raises(ValueError, match="iterations=-1"):
+    with pytest.raises(ConfigError, match="iterations=-1"):
         tiny_cbl(iterations=-1)
+    with pytest.raises(ConfigError, match="tolerance=nan"):
+        tiny_cbl(tolerance=float("nan"))
+    with pytest.raises(ConfigError, match="context_input='probs'"):
+        tiny_cbl(context_input="probs")
+    with pytest.raises(ConfigError, match="backbone='vgg'"):
+        tiny_cbl(backbone="vgg")
+
+
+def test_a_huge_iteration_count_is_refused_before_anything_is_built(monkeypatch):
+    """An untrusted config asking for 10⁹ refinement steps fails fast, before the backbone exists."""
+    import topdown_zoo.models.cbl.model as cbl_model
+
+    model = tiny_cbl(iterations=1)
+    with pytest.raises(ConfigError, match="iterations=1000000000"):
+        model.refine(batch()[0], iterations=10**9)
+
+    def no_backbone(*args, **kwargs):
+        raise AssertionError("the backbone was built before the step count was checked")
+
+    monkeypatch.setattr(cbl_model, "make_backbone", no_backbone)
+    with pytest.raises(ConfigError, match="iterations=1000000000"):
+        cbl_model.CBLModel(**TINY, iterations=10**9)

@@ -1,4 +1,4 @@
-"""CBL training: BPTT lowers the loss under every dtype policy and under tf.distribute."""
+"""CBL training: BPTT lowers the loss under every dtype policy (every backend) and under tf.distribute."""
 import json
 import os
 import subprocess
@@ -22,10 +22,12 @@ def _fixed_batch(n=64):
 
 
 def _loss(model, x, y):
-    return float(model.bptt_loss(y, model.refine(x, training=False)))
+    return float(keras.ops.convert_to_numpy(model.bptt_loss(y, model.refine(x, training=False))))
 
 
-@pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
+# float32 runs on every backend; the mixed policies cost minutes on CPU outside TensorFlow
+@pytest.mark.parametrize("policy", [pytest.param("float32", marks=pytest.mark.backends), "mixed_float16",
+                                    "mixed_bfloat16"])
 def test_bptt_training_lowers_the_loss_under_each_dtype_policy(policy):
     keras.config.set_dtype_policy(policy)
     model = build_cbl((28, 28, 1), **SMALL)
@@ -39,8 +41,9 @@ def test_bptt_training_lowers_the_loss_under_each_dtype_policy(policy):
     assert np.all(np.isfinite(history.history["loss"]))
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert after < before
-    assert model(x[:2]).dtype == "float32"  # logits come back in float32 for a stable loss
-    assert all(v.dtype == "float32" for v in model.trainable_weights)
+    # logits come back in float32 for a stable loss
+    assert keras.backend.standardize_dtype(model(x[:2]).dtype) == "float32"
+    assert all(keras.backend.standardize_dtype(v.dtype) == "float32" for v in model.trainable_weights)
 
 
 def test_training_under_mirrored_strategy_with_two_replicas(tmp_path):

@@ -1,9 +1,12 @@
 """Each ConvRNN cell's step against a hand computation, and the bypass property."""
+import keras
 import numpy as np
 import pytest
 
-from topdown_zoo.layers.convrnn_cells import ConvLSTMCell, ReciprocalGatedCell, ResNetLikeCell
+from topdown_zoo.models.convrnn.cells import ConvLSTMCell, ReciprocalGatedCell, ResNetLikeCell
 
+pytestmark = pytest.mark.backends
+to_np = keras.ops.convert_to_numpy
 RNG = np.random.default_rng(0)
 F = 2  # channels
 
@@ -51,9 +54,9 @@ def test_reciprocal_gated_step_matches_hand_computation(m_tau, o_tau, m_g, o_g, 
     g_h = m_g * sig(c @ W["w_gate_h"] + bias) + o_g
     c_ref = elu((1 - tau_c) * c + (1 - g_c) * u)
     h_ref = elu((1 - tau_h) * h + (1 - g_h) * u)
-    np.testing.assert_allclose(np.asarray(c_new), c_ref, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(h_new), h_ref, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(np.asarray(out), np.asarray(h_new))
+    np.testing.assert_allclose(to_np(c_new), c_ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_np(h_new), h_ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(to_np(out), to_np(h_new))
 
 
 def test_resnet_like_step_matches_hand_computation():
@@ -65,8 +68,8 @@ def test_resnet_like_step_matches_hand_computation():
     out, (h_new, c_new) = cell(u, (h, c))
     h_ref = elu(u + sig(u @ W["w_xh"]) * h + c @ W["w_ch"])
     c_ref = elu(sig(u @ W["w_xg"]) * c + u @ W["w_xc"] + c @ W["w_cc"])
-    np.testing.assert_allclose(np.asarray(h_new), h_ref, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(c_new), c_ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_np(h_new), h_ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_np(c_new), c_ref, rtol=1e-5, atol=1e-5)
 
 
 def test_conv_lstm_step_matches_hand_computation():
@@ -81,8 +84,8 @@ def test_conv_lstm_step_matches_hand_computation():
     i, f, o, g = np.split(z, 4, axis=-1)
     c_ref = sig(f) * c + sig(i) * np.tanh(g)
     h_ref = sig(o) * np.tanh(c_ref)
-    np.testing.assert_allclose(np.asarray(c_new), c_ref, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(h_new), h_ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_np(c_new), c_ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_np(h_new), h_ref, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("make", [lambda act: ReciprocalGatedCell(F, 3, activation_h=act, activation_c=act),
@@ -92,17 +95,17 @@ def test_bypass_zero_state_passes_input_unchanged(make):
     # identity activation: the output is exactly the input, whatever its sign
     linear = make("linear")
     out, _ = linear(u)  # no state = zero state
-    np.testing.assert_allclose(np.asarray(out), u, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(to_np(out), u, rtol=1e-6, atol=1e-6)
     # ELU (the default): the output is the feed-forward layer's f(u), i.e. u itself wherever u >= 0
     cell = make("elu")
     out, _ = cell(u)
-    np.testing.assert_allclose(np.asarray(out), elu(u), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_np(out), elu(u), rtol=1e-5, atol=1e-6)
     pos = u >= 0
-    np.testing.assert_allclose(np.asarray(out)[pos], u[pos], rtol=1e-6)
+    np.testing.assert_allclose(to_np(out)[pos], u[pos], rtol=1e-6)
     # ... and a non-zero state does change the output (the test could fail)
     h = RNG.normal(size=u.shape).astype("float32")
     out_state, _ = cell(u, (h, h))
-    assert np.abs(np.asarray(out_state) - np.asarray(out)).max() > 1e-3
+    assert np.abs(to_np(out_state) - to_np(out)).max() > 1e-3
 
 
 def test_literal_gates_halve_the_input_at_zero_state():
@@ -110,12 +113,12 @@ def test_literal_gates_halve_the_input_at_zero_state():
     cell = ReciprocalGatedCell(F, 3, gate_multiplier=1.0, gate_offset=0.0, activation_h="linear", activation_c="linear")
     u = RNG.normal(size=(2, 5, 5, F)).astype("float32")
     out, _ = cell(u)
-    np.testing.assert_allclose(np.asarray(out), 0.5 * u, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(to_np(out), 0.5 * u, rtol=1e-6, atol=1e-6)
 
 
 def test_conv_lstm_does_not_bypass():
     cell = ConvLSTMCell(F, 3)
     u = RNG.normal(size=(2, 5, 5, F)).astype("float32")
     out, _ = cell(u)
-    assert np.abs(np.asarray(out) - u).max() > 0.1
-    assert np.abs(np.asarray(out)).max() < 1.0  # σ(o)·tanh(c) is bounded
+    assert np.abs(to_np(out) - u).max() > 0.1
+    assert np.abs(to_np(out)).max() < 1.0  # σ(o)·tanh(c) is bounded

@@ -1,8 +1,10 @@
-"""Backprop baselines of the GNCN and Conv-NGC papers (plain Keras models, their own train_step).
+"""Backprop baselines of the GNCN and Conv-NGC papers (autoencoders trained on one objective each).
 
 ``paper_results`` are the papers' numbers, not ours; shipped entries have measured numbers in
 ``hub/<name>/metrics.json``.
 """
+from typing import Any
+
 from topdown_zoo.data.ngc_binary import PREPROCESSING as BINARY_PREP
 from topdown_zoo.data.ngc_images import PREPROCESSING as IMAGE_PREP
 from topdown_zoo.data.ngc_natural import PREPROCESSING as NATURAL_PREP
@@ -22,7 +24,7 @@ _CONV_VARIANTS = {
     "conv-dae": ({"filters": 32, "blocks": 4, "activation": "selu", "denoising": True, "noise_std": 0.1},
                  "convolutional denoising autoencoder (SELU, input noise sigma 0.1)"),
 }
-_DENSE_VARIANTS = {
+_DENSE_VARIANTS: dict[str, tuple[dict[str, Any], str, dict[str, str]]] = {
     "rae": ({"kind": "rae"}, "regularised autoencoder", {"bce": "52.55 ± 0.11", "log_px": "-119.38 ± 1.16"}),
     "gvae": ({"kind": "gvae"}, "Gaussian VAE", {"bce": "75.95 ± 0.96", "log_px": "-98.87 ± 0.75"}),
     "gvae-cv": ({"kind": "gvae_cv", "fixed_variance": 0.1}, "constant-variance Gaussian VAE",
@@ -31,7 +33,7 @@ _DENSE_VARIANTS = {
 }
 
 
-def _specs():
+def _specs() -> list[ModelSpec]:
     out = []
     for prefix, (config, desc) in _CONV_VARIANTS.items():
         for tag, (dataset, prep) in _IMAGE_DATA.items():

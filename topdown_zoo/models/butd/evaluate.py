@@ -6,21 +6,25 @@ statistics of the trained model (``subnet_<layer>_active_<task>``, ``subnet_<lay
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+import numpy as np
+from keras import ops
+
+from topdown_zoo.errors import DatasetError
 from topdown_zoo.registry import ModelSpec
 
 
-def _predict_correct(model, x, task: int, labels) -> np.ndarray:
+def _predict_correct(model: Any, x: np.ndarray, task: int, labels: np.ndarray) -> np.ndarray:
     t = np.full((len(x),), task, dtype="int32")
-    logits = np.asarray(model((x, t), training=False))
+    logits = ops.convert_to_numpy(model((x, t), training=False))
     if model.loss_name == "softmax":
         return logits.argmax(-1) == np.asarray(labels)
     return (logits.reshape(-1) > 0).astype("int32") == np.asarray(labels).astype("int32")
 
 
-def evaluate_butd(model, spec: ModelSpec, *, smoke: bool = False, batch_size: int = 256, split: str = "test",
-                  data_options: dict | None = None, subnetworks: bool = True, **_) -> dict[str, float]:
+def evaluate_butd(model: Any, spec: ModelSpec, *, smoke: bool = False, batch_size: int = 256, split: str = "test",
+                  data_options: dict | None = None, subnetworks: bool = True, **_: Any) -> dict[str, float]:
     from topdown_zoo.models.butd import subnetworks as subnet
 
     options = dict(data_options or {})
@@ -39,13 +43,13 @@ def evaluate_butd(model, spec: ModelSpec, *, smoke: bool = False, batch_size: in
         batches = ((np.asarray(x), np.asarray(y))
                    for x, y in load_attributes(split, smoke=smoke, **options).batch(batch_size))
     else:
-        raise ValueError(f"evaluate_butd does not know dataset {spec.dataset!r}")
+        raise DatasetError(f"evaluate_butd does not know dataset {spec.dataset!r}")
     for x, y in batches:
         for t in range(len(tasks)):
             hits[t] += _predict_correct(model, x, t, y[:, t]).sum()
         total += len(x)
     if total == 0:
-        raise ValueError(f"the {split} split of {spec.dataset} is empty")
+        raise DatasetError(f"the {split} split of {spec.dataset} is empty")
     per_task = hits / total
     metrics = {"accuracy": float(per_task.mean())}
     metrics.update({f"accuracy_{name}": float(a) for name, a in zip(tasks, per_task)})

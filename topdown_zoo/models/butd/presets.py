@@ -10,7 +10,7 @@ from topdown_zoo.data.butd_multimnist import TFDS_PREPROCESSING as MM_PREP
 from topdown_zoo.registry import ModelSpec
 
 PAPER = "Top-Down Network Combines Back-Propagation with Attention (BU-TD with Counter-Hebbian learning)"
-_BUILD = "topdown_zoo.models.butd.model:build_butd"
+_BUILD = "topdown_zoo.models.butd.bodies:build_butd"
 _EVAL = "topdown_zoo.models.butd.evaluate:evaluate_butd"
 _MM = {"body": "multimnist", "body_config": {"channels": 64, "hidden": 50}, "num_tasks": 2, "num_classes": 10,
        "loss": "softmax"}

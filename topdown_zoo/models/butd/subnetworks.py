@@ -16,11 +16,14 @@ import itertools
 import json
 import sys
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
+from topdown_zoo.errors import TopdownZooError
 
-def masks(model, tasks=None) -> dict[str, np.ndarray]:
+
+def masks(model: Any, tasks: Sequence[int] | None = None) -> dict[str, np.ndarray]:
     """{layer name: bool array (num_tasks, units)} of each task's active units (inference mode)."""
     from keras import ops
 
@@ -28,10 +31,10 @@ def masks(model, tasks=None) -> dict[str, np.ndarray]:
     ctx = model.task_pass(ops.convert_to_tensor(np.asarray(tasks, dtype="int32")), training=False)
     out = {}
     for node in model.relu_nodes():
-        act = np.asarray(ctx.task_acts[id(node)])
+        act = ops.convert_to_numpy(ctx.task_acts[id(node)])
         out[node.name] = act.reshape(len(tasks), -1) > 0
     if not isinstance(model.nodes[-1], type(model.relu_nodes()[-1])):  # top hidden layer is not a ReLU output
-        out["top"] = np.asarray(ctx.top_task).reshape(len(tasks), -1) > 0
+        out["top"] = ops.convert_to_numpy(ctx.top_task).reshape(len(tasks), -1) > 0
     return out
 
 
@@ -40,7 +43,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
-def stats(model, task_names=None) -> dict[str, dict[str, float]]:
+def stats(model: Any, task_names: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     """{layer: {"active_<task>": fraction, "active_mean": ..., "iou": mean pairwise IoU}}."""
     names = list(task_names or [str(t) for t in range(model.num_tasks)])
     out = {}
@@ -53,7 +56,7 @@ def stats(model, task_names=None) -> dict[str, dict[str, float]]:
     return out
 
 
-def flat_metrics(model, task_names=None) -> dict[str, float]:
+def flat_metrics(model: Any, task_names: Sequence[str] | None = None) -> dict[str, float]:
     """``subnet_<layer>_active_<task>`` and ``subnet_<layer>_iou`` as one flat dict of floats."""
     return {f"subnet_{layer}_{k}": v for layer, row in stats(model, task_names).items() for k, v in row.items()}
 
@@ -85,7 +88,7 @@ def plot(history: list[dict], out_path: Path, title: str = "") -> None:
     plt.close(fig)
 
 
-def analyse_run(run_dir, model_name: str | None = None) -> list[dict]:
+def analyse_run(run_dir: str | Path, model_name: str | None = None) -> list[dict]:
     import yaml
 
     from topdown_zoo.api import create
@@ -102,7 +105,7 @@ def analyse_run(run_dir, model_name: str | None = None) -> list[dict]:
         model.load_weights(ckpt)
         history.append({"epoch": int(ckpt.stem.split(".")[0][5:]), "stats": stats(model, task_names)})
     if not history:
-        raise FileNotFoundError(f"no checkpoints in {run_dir / 'checkpoints'}")
+        raise TopdownZooError(f"no checkpoints in {run_dir / 'checkpoints'}; train with `topdown-zoo train` first")
     targets = [run_dir] + ([run_dir / "hub"] if (run_dir / "hub").is_dir() else [])
     for target in targets:
         (target / "subnetworks.json").write_text(json.dumps(history, indent=1))

@@ -22,27 +22,33 @@ Inference with ``tolerance > 0`` stops refining an example once its output moves
 ``tolerance`` (max-abs change of y between consecutive steps: eq. 11's fixed-point criterion);
 the loop is a ``keras.ops.while_loop`` that exits when every example has converged.
 Training always unrolls all T steps and minimises Σ_τ λ_τ ℓ(y⁽τ⁾, y*) (eq. 9, BPTT).
+
+Contract (:class:`~topdown_zoo.models.base.ZooModel`): ``step_key = "iterations"``,
+``step_outputs(x)`` = :meth:`CBLModel.refine` = [y⁽⁰⁾, …, y⁽ᵀ⁾], class logits.
 """
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 from keras import ops
 
-from topdown_zoo.errors import TopdownZooError
-from topdown_zoo.layers.adapters import ADAPTERS, make_adapter
+from topdown_zoo.checks import check_choice, check_float, check_int, check_steps
+from topdown_zoo.errors import ConfigError
 from topdown_zoo.layers.backbones import DEFAULT_TAPS, make_backbone
 from topdown_zoo.learning.bptt import StepLossTraining, resolve_step_weights
+from topdown_zoo.models.base import ZooModel
+from topdown_zoo.models.cbl.adapters import ADAPTERS, make_adapter
 
 _PACKAGE = "topdown_zoo"
+CONTEXT_INPUTS = ("softmax", "logits")
 
 
-class _StagedModel(keras.Model):
-    """A backbone's stages applied in order; shared by the baseline and the CBL model."""
+class _StagedModel(ZooModel):
+    """A backbone's stages f⁽¹⁾…f⁽ᴸ⁺¹⁾ (eq. 2) applied in order; shared by the baseline and CBL."""
 
-    def __init__(self, backbone: str = "standard_cnn", backbone_config: dict | None = None, **kwargs):
+    def __init__(self, backbone: str = "standard_cnn", backbone_config: dict | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.backbone = backbone
         self.backbone_config = dict(backbone_config or {})
@@ -50,12 +56,12 @@ class _StagedModel(keras.Model):
         self.stage_names = [name for name, _ in stages]
         self.stage_layers = [layer for _, layer in stages]
 
-    def _apply_stages(self, h, start: int, stop: int, training=None):
+    def _apply_stages(self, h: Any, start: int, stop: int, training: bool | None = None) -> Any:
         for layer in self.stage_layers[start:stop]:
             h = layer(h, training=training)
         return h
 
-    def _build_stages(self, input_shape) -> list[tuple]:
+    def _build_stages(self, input_shape: tuple) -> list[tuple]:
         """Builds every stage; returns the output shape of each."""
         shape = (None,) + tuple(input_shape)[1:]
         shapes = []
@@ -65,27 +71,36 @@ class _StagedModel(keras.Model):
             shapes.append(tuple(h.shape))
         return shapes
 
-    def _as_float32(self, y):
+    def _as_float32(self, y: Any) -> Any:
         return ops.cast(y, "float32")
 
-    def get_config(self):
+    def refine(self, x: Any, training: bool = False) -> list[Any]:
+        """Per-step outputs (the family's name for ``step_outputs``)."""
+        raise NotImplementedError
+
+    def step_outputs(self, inputs: Any, training: bool = False) -> list[Any]:
+        """The contract's per-step outputs: :meth:`refine`."""
+        return self.refine(inputs, training=training)
+
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "backbone": self.backbone, "backbone_config": self.backbone_config}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class FeedforwardClassifier(_StagedModel):
-    """The paper's feed-forward baseline (StandardCNN / ResNet-18): y = F(x), one pass."""
+    """The paper's feed-forward baseline (StandardCNN / ResNet-18): y = F(x) (eq. 1), one pass."""
 
+    step_key = None
     iterations = 0
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         self._build_stages(input_shape)
         self.built = True
 
-    def call(self, x, training=None):
+    def call(self, x: Any, training: bool | None = None) -> Any:
         return self._as_float32(self._apply_stages(x, 0, len(self.stage_layers), training))
 
-    def refine(self, x, training=False) -> list:
+    def refine(self, x: Any, training: bool = False) -> list[Any]:
         """Per-step outputs for API parity with CBL: a single step, [y⁽⁰⁾]."""
         return [self(x, training=training)]
 
@@ -104,10 +119,12 @@ class CBLModel(StepLossTraining, _StagedModel):
         taps: names of the stages whose outputs get feedback; default: every conv block/stage.
         step_weights: λ_τ of eq. 9: ``"uniform"`` (default), ``"last"`` or T+1 numbers.
         tolerance: inference stops refining an example once max|y⁽τ⁺¹⁾−y⁽τ⁾| < tolerance
-            (0 = always run T steps).
-        context_dim: size of the context vector z.
+            (eq. 11; 0 = always run T steps).
+        context_dim: size of the context vector z (eq. 3).
         context_input: what g reads: ``"softmax"`` of the logits (default) or the raw ``"logits"``.
     """
+
+    step_key = "iterations"
 
     def __init__(
         self,
@@ -118,33 +135,31 @@ class CBLModel(StepLossTraining, _StagedModel):
         alpha_trainable: bool = False,
         adapter: str = "gating",
         taps: Sequence[str] | None = None,
-        step_weights="uniform",
+        step_weights: str | Sequence[float] = "uniform",
         tolerance: float = 0.0,
         context_dim: int = 64,
         context_input: str = "softmax",
-        **kwargs,
-    ):
+        **kwargs: Any,
+    ) -> None:
+        # the cheap checks first: nothing is allocated for a config that is refused
+        iterations = check_steps("iterations", iterations)
         super().__init__(backbone=backbone, backbone_config=backbone_config, **kwargs)
-        self.iterations = _check_int("iterations", iterations, low=0)
-        self.alpha = _check_float("alpha", alpha, 0.0, 1.0)
+        self.iterations = iterations
+        self.alpha = check_float("alpha", alpha, 0.0, 1.0)
         self.alpha_trainable = bool(alpha_trainable)
-        if adapter not in ADAPTERS:
-            raise TopdownZooError(f"adapter={adapter!r} is not allowed; use one of: {', '.join(ADAPTERS)}")
-        self.adapter = adapter
+        self.adapter = check_choice("adapter", adapter, ADAPTERS)
         taps = list(taps) if taps is not None else list(DEFAULT_TAPS[backbone])
         unknown = [t for t in taps if t not in self.stage_names[:-1]]
         if unknown or not taps:
-            raise TopdownZooError(
+            raise ConfigError(
                 f"taps={taps!r} is not allowed; choose one or more of: {', '.join(self.stage_names[:-1])}"
             )
         self.taps = [name for name in self.stage_names if name in taps]  # bottom-up order
-        self.step_weights = step_weights if isinstance(step_weights, str) else [float(w) for w in step_weights]
-        self._lambdas = resolve_step_weights(self.step_weights, self.iterations)
-        self.tolerance = _check_float("tolerance", tolerance, 0.0, math.inf)
-        self.context_dim = _check_int("context_dim", context_dim, low=1)
-        if context_input not in ("softmax", "logits"):
-            raise TopdownZooError(f"context_input={context_input!r} is not allowed; use 'softmax' or 'logits'")
-        self.context_input = context_input
+        self._lambdas = resolve_step_weights(step_weights, self.iterations)
+        self.step_weights = step_weights if isinstance(step_weights, str) else list(self._lambdas)
+        self.tolerance = check_float("tolerance", tolerance, 0.0)
+        self.context_dim = check_int("context_dim", context_dim, 1)
+        self.context_input = check_choice("context_input", context_input, CONTEXT_INPUTS)
 
         self._tap_index = {name: i for i, name in enumerate(self.stage_names) if name in self.taps}
         self.first_tap = min(self._tap_index.values())
@@ -152,7 +167,7 @@ class CBLModel(StepLossTraining, _StagedModel):
         self.adapters = [make_adapter(self.adapter, name=f"adapter_{name}") for name in self.taps]
 
     # ---------------------------------------------------------------- building
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         shapes = self._build_stages(input_shape)
         self.context.build(shapes[-1])
         z_shape = (None, self.context_dim)
@@ -168,26 +183,26 @@ class CBLModel(StepLossTraining, _StagedModel):
         self.built = True
 
     # ---------------------------------------------------------------- dynamics
-    def mixing_weights(self) -> list:
-        """α for each tap (a tensor when learnable)."""
+    def mixing_weights(self) -> list[Any]:
+        """α of eq. 7 for each tap (a tensor when learnable)."""
         if self.alpha_trainable:
             alphas = ops.sigmoid(self.alpha_logits)
             return [alphas[i] for i in range(len(self.taps))]
         return [self.alpha] * len(self.taps)
 
-    def context_vector(self, y):
+    def context_vector(self, y: Any) -> Any:
         """z = g(y) (eqs. 3 and 6)."""
         y = ops.cast(y, self.compute_dtype)
         return self.context(ops.softmax(y, axis=-1) if self.context_input == "softmax" else y)
 
     @staticmethod
-    def blend(h, refined, alpha):
+    def blend(h: Any, refined: Any, alpha: Any) -> Any:
         """Eq. 7: α·h + (1 − α)·ψ(h, z)."""
         alpha = ops.cast(alpha, h.dtype)
         return alpha * h + (1.0 - alpha) * refined
 
-    def _sweep(self, h_bottom, z, training=None):
-        """One bottom-up pass from the lowest tap to the output; refines taps when z is given."""
+    def _sweep(self, h_bottom: Any, z: Any, training: bool | None = None) -> Any:
+        """One bottom-up pass from the lowest tap to the output (eq. 8); refines taps (eq. 7) when z is given."""
         h = h_bottom
         alphas = self.mixing_weights()
         k = 0
@@ -198,13 +213,13 @@ class CBLModel(StepLossTraining, _StagedModel):
                 k += 1
         return self._as_float32(h)
 
-    def _bottom(self, x, training=None):
+    def _bottom(self, x: Any, training: bool | None = None) -> Any:
         return self._apply_stages(x, 0, self.first_tap, training)
 
-    def refine(self, x, training=False, iterations: int | None = None) -> list:
-        """Per-step outputs [y⁽⁰⁾, …, y⁽ᵀ⁾] (unrolled). At inference with ``tolerance > 0`` an
-        example's output stops changing once it has converged, so ``refine(x)[-1] == model(x)``."""
-        steps_to_run = self.iterations if iterations is None else _check_int("iterations", iterations, low=0)
+    def refine(self, x: Any, training: bool = False, iterations: int | None = None) -> list[Any]:
+        """Per-step outputs [y⁽⁰⁾, …, y⁽ᵀ⁾] (eqs. 5–8, unrolled). At inference with ``tolerance > 0`` an
+        example's output stops changing once it has converged (eq. 11), so ``refine(x)[-1] == model(x)``."""
+        steps_to_run = self.iterations if iterations is None else check_steps("iterations", iterations)
         h_bottom = self._bottom(x, training)
         y = self._sweep(h_bottom, None, training)
         outputs = [y]
@@ -218,14 +233,14 @@ class CBLModel(StepLossTraining, _StagedModel):
             outputs.append(y)
         return outputs
 
-    def _freeze_converged(self, y, y_new, done):
+    def _freeze_converged(self, y: Any, y_new: Any, done: Any) -> tuple[Any, Any]:
         if done is not None:
             y_new = ops.where(done[:, None], y, y_new)
         converged = ops.max(ops.abs(y_new - y), axis=-1) < self.tolerance
         done = converged if done is None else ops.logical_or(done, converged)
         return y_new, done
 
-    def refine_until_converged(self, x):
+    def refine_until_converged(self, x: Any) -> tuple[Any, Any]:
         """Inference loop of eq. 11 as a ``while_loop``: returns (y, number of refinement steps run)."""
         h_bottom = self._bottom(x, False)
         y0 = self._sweep(h_bottom, None, False)
@@ -246,7 +261,7 @@ class CBLModel(StepLossTraining, _StagedModel):
         step, y, _ = ops.while_loop(cond, body, (ops.convert_to_tensor(0, "int32"), y0, done0))
         return y, step
 
-    def call(self, x, training=None):
+    def call(self, x: Any, training: bool | None = None) -> Any:
         if training:
             return self.refine(x, training=True)[-1]
         return self.refine_until_converged(x)[0]
@@ -254,13 +269,14 @@ class CBLModel(StepLossTraining, _StagedModel):
     # ---------------------------------------------------------------- training (eq. 9)
     @property
     def step_loss_weights(self) -> list[float]:
+        """λ_τ of eq. 9, τ = 0…T."""
         return list(self._lambdas)
 
-    def bptt_loss(self, y, steps, sample_weight=None):
+    def bptt_loss(self, y: Any, steps: Sequence[Any], sample_weight: Any = None) -> Any:
         """Σ_τ λ_τ ℓ(y⁽τ⁾, y*) (eq. 9) with the compiled loss ℓ, plus regularisation losses."""
         return self.step_loss(y, steps, sample_weight)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "iterations": self.iterations,
@@ -275,34 +291,16 @@ class CBLModel(StepLossTraining, _StagedModel):
         }
 
 
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (isinstance(value, float) and value.is_integer()):
-        raise TopdownZooError(f"{name}={value!r} is not allowed; it must be an integer >= {low}")
-    value = int(value)
-    if value < low:
-        raise TopdownZooError(f"{name}={value} is not allowed; it must be an integer >= {low}")
-    return value
-
-
-def _check_float(name: str, value, low: float, high: float) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TopdownZooError(f"{name}={value!r} is not allowed; it must be a number in [{low}, {high}]") from None
-    if not low <= value <= high:
-        raise TopdownZooError(f"{name}={value} is not allowed; it must be in [{low}, {high}]")
-    return value
-
-
-def build_cbl(input_shape, **config) -> CBLModel:
-    """Registry builder: a built CBL model for one example of ``input_shape``."""
+def build_cbl(input_shape: Sequence[int], **config: Any) -> CBLModel:
+    """Registry builder: a built CBL model for one example of ``input_shape``; every keyword
+    (the config, ``registry_name``, ``registry_overrides``, ``dtype``, ``name``) goes to the class."""
     model = CBLModel(**config)
     model.build((None,) + tuple(input_shape))
     return model
 
 
-def build_feedforward(input_shape, **config) -> FeedforwardClassifier:
-    """Registry builder: the built feed-forward baseline."""
+def build_feedforward(input_shape: Sequence[int], **config: Any) -> FeedforwardClassifier:
+    """Registry builder: the built feed-forward baseline (keywords go to the class)."""
     model = FeedforwardClassifier(**config)
     model.build((None,) + tuple(input_shape))
     return model

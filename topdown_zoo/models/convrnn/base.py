@@ -2,7 +2,8 @@
 trained on a weighted sum of the per-step cross-entropies (BPTT through the unrolled steps).
 
 Subclasses implement ``_unroll(x, training, iterations) -> [logits_0, …, logits_{T−1}]``;
-``refine(x)`` returns that list, ``model(x)`` the last step's logits. Step weights:
+``refine(x)`` (the contract's ``step_outputs``) returns that list, ``model(x)`` the last step's
+logits. Step weights:
 
 * ``"uniform"``: the mean of the T per-step losses (BL/BLT: a readout loss at every step);
 * ``"last"``: only the final step;
@@ -12,21 +13,23 @@ Subclasses implement ``_unroll(x, training, iterations) -> [logits_0, …, logit
 """
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 from keras import ops
 
-from topdown_zoo.errors import TopdownZooError
+from topdown_zoo.checks import check_choice, check_float, check_int, check_steps
+from topdown_zoo.errors import ConfigError
 from topdown_zoo.learning.bptt import StepLossTraining
-
+from topdown_zoo.models.base import ZooModel
 
 #: ``stem`` values: none (the first recurrent layer sees the image) or a feed-forward ImageNet stem
 STEMS = (None, "imagenet")
 
 
-def check_stem(stem):
-    if stem not in STEMS:
-        raise TopdownZooError(f"stem={stem!r} is not allowed; use null (no stem, small images) or 'imagenet'")
-    return stem
+def check_stem(stem: str | None) -> str | None:
+    """``stem`` if it is ``None`` or ``"imagenet"`` (else :class:`~topdown_zoo.errors.ConfigError`)."""
+    return check_choice("stem", stem, STEMS)
 
 
 @keras.saving.register_keras_serializable(package="topdown_zoo")
@@ -35,34 +38,29 @@ class ImageNetStem(keras.layers.Layer):
     ``maxpool_3×3/2(f(Conv_7×7/2(x)))``, 224 → 56 (the ResNet stem without batch norm). The
     recurrent layers then run at 56×56 and below, which keeps T unrolled steps affordable."""
 
-    def __init__(self, width: int = 64, activation: str = "relu", **kwargs):
+    def __init__(self, width: int = 64, activation: str = "relu", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.width, self.activation = check_int("stem_width", width, 1), activation
         self.conv = keras.layers.Conv2D(self.width, 7, strides=2, padding="same", activation=activation,
                                         name="conv", dtype=self.dtype_policy)
         self.pool = keras.layers.MaxPooling2D(3, strides=2, padding="same", dtype=self.dtype_policy)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         self.conv.build(input_shape)
         self.built = True
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         return self.pool(self.conv(x))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
         return self.pool.compute_output_shape(self.conv.compute_output_shape(input_shape))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "width": self.width, "activation": self.activation}
 
 
-def check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not float(value).is_integer() or int(value) < low:
-        raise TopdownZooError(f"{name}={value!r} is not allowed; it must be an integer >= {low}")
-    return int(value)
-
-
-def resolve_time_weights(step_weights, iterations: int, gamma: float = 1.0) -> list[float]:
+def resolve_time_weights(step_weights: str | Sequence[float] | None, iterations: int,
+                         gamma: float = 1.0) -> list[float]:
     """The T loss weights of the T per-step readouts (see the module docstring)."""
     if step_weights in (None, "uniform"):
         return [1.0 / iterations] * iterations
@@ -70,45 +68,66 @@ def resolve_time_weights(step_weights, iterations: int, gamma: float = 1.0) -> l
         return [0.0] * (iterations - 1) + [1.0]
     if step_weights == "geometric":
         return [float(gamma) ** t for t in range(1, iterations + 1)]
-    if isinstance(step_weights, str):
-        raise TopdownZooError(
+    if isinstance(step_weights, str) or not isinstance(step_weights, Sequence):
+        raise ConfigError(
             f"step_weights={step_weights!r} is not allowed; use 'uniform', 'last', 'geometric' or {iterations} numbers")
-    weights = [float(w) for w in step_weights]
-    if len(weights) != iterations or any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise TopdownZooError(
+    weights = [check_float(f"step_weights[{i}]", w, 0.0) for i, w in enumerate(step_weights)]
+    if len(weights) != iterations or sum(weights) <= 0:
+        raise ConfigError(
             f"step_weights needs {iterations} non-negative numbers with a positive sum (one per time step), got {weights}")
     return weights
 
 
-class AnytimeClassifier(StepLossTraining, keras.Model):
-    """Base class: per-step readouts, last-step output, loss over every step."""
+class AnytimeClassifier(StepLossTraining, ZooModel):
+    """Base class: per-step readouts, last-step output, loss over every step.
 
-    def __init__(self, iterations: int = 4, step_weights="uniform", gamma: float = 1.0, **kwargs):
+    Contract: ``step_key = "iterations"`` (T time steps, at least 1), ``step_outputs(x)`` =
+    :meth:`refine` = the T per-step logits, evaluated by
+    :func:`topdown_zoo.models.convrnn.evaluate.evaluate_anytime`.
+    """
+
+    step_key = "iterations"
+    evaluator = "topdown_zoo.models.convrnn.evaluate:evaluate_anytime"
+
+    def __init__(self, iterations: int = 4, step_weights: str | Sequence[float] = "uniform", gamma: float = 1.0,
+                 **kwargs: Any) -> None:
+        # checked before any layer is made: a refused config allocates nothing
+        iterations = check_steps("iterations", iterations, 1)
+        gamma = check_float("gamma", gamma)
+        time_weights = resolve_time_weights(step_weights, iterations, gamma)
         super().__init__(**kwargs)
-        self.iterations = check_int("iterations", iterations, 1)
-        self.gamma = float(gamma)
-        self.step_weights = step_weights if isinstance(step_weights, str) else [float(w) for w in step_weights]
-        self._time_weights = resolve_time_weights(self.step_weights, self.iterations, self.gamma)
+        self.iterations = iterations
+        self.gamma = gamma
+        self.step_weights = step_weights if isinstance(step_weights, str) else list(time_weights)
+        self._time_weights = time_weights
 
-    # subclasses: def _unroll(self, x, training, iterations) -> list of logits
-    def refine(self, x, training=False, iterations: int | None = None) -> list:
+    def _unroll(self, x: Any, training: bool | None, iterations: int) -> list[Any]:
+        """The T per-step logits (subclasses)."""
+        raise NotImplementedError
+
+    def refine(self, x: Any, training: bool = False, iterations: int | None = None) -> list[Any]:
         """Per-step logits [y_0, …, y_{T−1}] (one readout per time step)."""
-        steps = self.iterations if iterations is None else check_int("iterations", iterations, 1)
+        steps = self.iterations if iterations is None else check_steps("iterations", iterations, 1)
         return [ops.cast(y, "float32") for y in self._unroll(x, training, steps)]
 
-    def call(self, x, training=None):
+    def step_outputs(self, inputs: Any, training: bool = False) -> list[Any]:
+        """The contract's per-step outputs: :meth:`refine`."""
+        return self.refine(inputs, training=training)
+
+    def call(self, x: Any, training: bool | None = None) -> Any:
         return self.refine(x, training=training)[-1]
 
     @property
     def step_loss_weights(self) -> list[float]:
+        """The T loss weights over the time steps."""
         return list(self._time_weights)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "iterations": self.iterations, "step_weights": self.step_weights,
                 "gamma": self.gamma}
 
 
-def upsample_to(h, factor: int, height: int, width: int):
+def upsample_to(h: Any, factor: int, height: int, width: int) -> Any:
     """Nearest-neighbour upsampling by ``factor`` then a static crop to (height, width): works for
     odd sizes (unlike UpSampling2D feedback) and exports as plain ops."""
     if factor > 1:

@@ -16,11 +16,13 @@ Training minimises the mean of the T per-step cross-entropies (``step_weights="u
 """
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 from keras import ops
 
-from topdown_zoo.errors import TopdownZooError
-from topdown_zoo.models.convrnn.base import AnytimeClassifier, check_int, upsample_to
+from topdown_zoo.checks import check_choice, check_float, check_int, check_int_list
+from topdown_zoo.models.convrnn.base import AnytimeClassifier, upsample_to
 
 _PACKAGE = "topdown_zoo"
 CONNECTIVITY = ("b", "bl", "blt")
@@ -42,16 +44,13 @@ class RecurrentCNN(AnytimeClassifier):
             hundred updates, which the recurrence then amplifies at inference).
     """
 
-    def __init__(self, connectivity: str = "blt", widths=(32, 32), kernel_size: int = 3, num_classes: int = 10,
-                 iterations: int = 4, step_weights="uniform", gamma: float = 1.0, bn_momentum: float = 0.9, **kwargs):
+    def __init__(self, connectivity: str = "blt", widths: Sequence[int] = (32, 32), kernel_size: int = 3,
+                 num_classes: int = 10, iterations: int = 4, step_weights: str | Sequence[float] = "uniform",
+                 gamma: float = 1.0, bn_momentum: float = 0.9, **kwargs: Any) -> None:
         super().__init__(iterations=iterations, step_weights=step_weights, gamma=gamma, **kwargs)
-        self.bn_momentum = float(bn_momentum)
-        if connectivity not in CONNECTIVITY:
-            raise TopdownZooError(f"connectivity={connectivity!r} is not allowed; use one of: {', '.join(CONNECTIVITY)}")
-        self.connectivity = connectivity
-        self.widths = [check_int("widths[i]", w, 1) for w in widths]
-        if not self.widths:
-            raise TopdownZooError("widths must list at least one layer")
+        self.bn_momentum = check_float("bn_momentum", bn_momentum, 0.0, 1.0)
+        self.connectivity = check_choice("connectivity", connectivity, CONNECTIVITY)
+        self.widths = check_int_list("widths", widths)
         self.kernel_size = check_int("kernel_size", kernel_size, 1)
         self.num_classes = check_int("num_classes", num_classes, 2)
         k, d = self.kernel_size, self.dtype_policy
@@ -68,7 +67,7 @@ class RecurrentCNN(AnytimeClassifier):
         self.flatten = keras.layers.Flatten(dtype=d)
         self.readout = keras.layers.Dense(self.num_classes, name="readout", dtype=d)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         shape = (None,) + tuple(input_shape)[1:]
         self._sizes = []
         for l, w in enumerate(self.widths):
@@ -88,10 +87,11 @@ class RecurrentCNN(AnytimeClassifier):
         self.readout.build(flat)
         self.built = True
 
-    def read_out(self, h):
+    def read_out(self, h: Any) -> Any:
+        """The readout shared over time: max-pool 2, flatten, dense."""
         return self.readout(self.flatten(self.readout_pool(h)))
 
-    def _unroll(self, x, training, iterations):
+    def _unroll(self, x: Any, training: bool | None, iterations: int) -> list[Any]:
         x = ops.cast(x, self.compute_dtype)
         drive0 = self.bottom_up[0](x)  # the image is the same at every step
         states = None
@@ -112,13 +112,13 @@ class RecurrentCNN(AnytimeClassifier):
             outputs.append(self.read_out(states[-1]))
         return outputs
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "connectivity": self.connectivity, "widths": list(self.widths),
                 "kernel_size": self.kernel_size, "num_classes": self.num_classes, "bn_momentum": self.bn_momentum}
 
 
-def build_recurrent_cnn(input_shape, **config) -> RecurrentCNN:
-    """Registry builder: a built B / BL / BLT network."""
+def build_recurrent_cnn(input_shape: Sequence[int], **config: Any) -> RecurrentCNN:
+    """Registry builder: a built B / BL / BLT network (every keyword goes to the class)."""
     model = RecurrentCNN(**config)
     model.build((None,) + tuple(input_shape))
     return model

@@ -1,6 +1,6 @@
 """Convolutional recurrent networks with local recurrent cells (Nayebi et al. 2018): every
 convolutional layer carries a recurrent cell (reciprocal gated or ResNet-like, see
-:mod:`topdown_zoo.layers.convrnn_cells`), the network is unrolled for T steps on the same image
+:mod:`topdown_zoo.models.convrnn.cells`), the network is unrolled for T steps on the same image
 and read out at every step.
 
 Layer l at step t::
@@ -16,12 +16,14 @@ global average pooling and a dense layer, shared over steps. Loss: mean over ste
 """
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 from keras import ops
 
-from topdown_zoo.errors import TopdownZooError
-from topdown_zoo.layers.convrnn_cells import ReciprocalGatedCell, ResNetLikeCell
-from topdown_zoo.models.convrnn.base import AnytimeClassifier, ImageNetStem, check_int, check_stem
+from topdown_zoo.checks import check_choice, check_int, check_int_list
+from topdown_zoo.models.convrnn.base import AnytimeClassifier, ImageNetStem, check_stem
+from topdown_zoo.models.convrnn.cells import ReciprocalGatedCell, ResNetLikeCell
 
 _PACKAGE = "topdown_zoo"
 LOCAL_CELLS = {"reciprocal_gated": ReciprocalGatedCell, "resnet_like": ResNetLikeCell}
@@ -41,15 +43,13 @@ class GatedConvRNN(AnytimeClassifier):
         num_classes, iterations, step_weights, gamma: as in the other ConvRNN models.
     """
 
-    def __init__(self, cell: str = "reciprocal_gated", widths=(64, 128, 256), kernel_size: int = 3,
+    def __init__(self, cell: str = "reciprocal_gated", widths: Sequence[int] = (64, 128, 256), kernel_size: int = 3,
                  cell_kernel_size: int = 3, cell_config: dict | None = None, num_classes: int = 10,
-                 iterations: int = 4, step_weights="uniform", gamma: float = 1.0, stem: str | None = None,
-                 stem_width: int = 64, **kwargs):
+                 iterations: int = 4, step_weights: str | Sequence[float] = "uniform", gamma: float = 1.0,
+                 stem: str | None = None, stem_width: int = 64, **kwargs: Any) -> None:
         super().__init__(iterations=iterations, step_weights=step_weights, gamma=gamma, **kwargs)
-        if cell not in LOCAL_CELLS:
-            raise TopdownZooError(f"cell={cell!r} is not allowed; use one of: {', '.join(LOCAL_CELLS)}")
-        self.cell = cell
-        self.widths = [check_int("widths[i]", w, 1) for w in widths]
+        self.cell = check_choice("cell", cell, LOCAL_CELLS)
+        self.widths = check_int_list("widths", widths)
         self.kernel_size = check_int("kernel_size", kernel_size, 1)
         self.cell_kernel_size = check_int("cell_kernel_size", cell_kernel_size, 1)
         self.cell_config = dict(cell_config or {})
@@ -65,7 +65,7 @@ class GatedConvRNN(AnytimeClassifier):
         self.gap = keras.layers.GlobalAveragePooling2D(dtype=d)
         self.readout = keras.layers.Dense(self.num_classes, name="readout", dtype=d)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         shape = (None,) + tuple(input_shape)[1:]
         if self.stem_layer is not None:
             self.stem_layer.build(shape)
@@ -79,7 +79,7 @@ class GatedConvRNN(AnytimeClassifier):
         self.readout.build((None, self.widths[-1]))
         self.built = True
 
-    def _unroll(self, x, training, iterations):
+    def _unroll(self, x: Any, training: bool | None, iterations: int) -> list[Any]:
         x = ops.cast(x, self.compute_dtype)
         if self.stem_layer is not None:
             x = self.stem_layer(x)  # once: the stem is feed-forward
@@ -94,14 +94,15 @@ class GatedConvRNN(AnytimeClassifier):
             outputs.append(self.readout(self.gap(h)))
         return outputs
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "cell": self.cell, "widths": list(self.widths),
                 "kernel_size": self.kernel_size, "cell_kernel_size": self.cell_kernel_size,
                 "cell_config": dict(self.cell_config), "num_classes": self.num_classes, "stem": self.stem,
                 "stem_width": self.stem_width}
 
 
-def build_gated_convrnn(input_shape, **config) -> GatedConvRNN:
+def build_gated_convrnn(input_shape: Sequence[int], **config: Any) -> GatedConvRNN:
+    """Registry builder: a built gated ConvRNN (every keyword goes to the class)."""
     model = GatedConvRNN(**config)
     model.build((None,) + tuple(input_shape))
     return model

@@ -8,24 +8,29 @@ per level).
 """
 from __future__ import annotations
 
+from typing import Any, Iterable
+
 import numpy as np
 
+from topdown_zoo.errors import DatasetError
+from topdown_zoo.models.base import ZooModel
 from topdown_zoo.registry import ModelSpec
 
 
-def _per_step_hits(model, ds):
+def _per_step_hits(model: ZooModel, ds: Iterable) -> tuple[list[int], int]:
     hits, total = None, 0
     for x, y in ds:
-        y = np.asarray(y)
-        steps = model.refine(x, training=False) if hasattr(model, "refine") else [model(x, training=False)]
+        x, y = np.asarray(x), np.asarray(y)  # tf.data batches → arrays every backend takes
+        steps = model.step_outputs(x, training=False)
         h = [int((np.asarray(s).argmax(-1) == y).sum()) for s in steps]
         hits = h if hits is None else [a + b for a, b in zip(hits, h)]
         total += len(y)
     return hits or [], total
 
 
-def evaluate_anytime(model, spec: ModelSpec, *, smoke: bool = False, batch_size: int = 256, split: str = "test",
-                     data_options: dict | None = None, **_) -> dict[str, float]:
+def evaluate_anytime(model: ZooModel, spec: ModelSpec, *, smoke: bool = False, batch_size: int = 256,
+                     split: str = "test", data_options: dict | None = None, **_: Any) -> dict[str, float]:
+    """Accuracy of the last step and of every time step (and per debris level); see the module."""
     from topdown_zoo.data import load_dataset
 
     options = dict(data_options or {})
@@ -48,7 +53,7 @@ def evaluate_anytime(model, spec: ModelSpec, *, smoke: bool = False, batch_size:
     else:
         hits, total = _per_step_hits(model, load_dataset(spec.dataset, split, smoke=smoke, **options).batch(batch_size))
     if not total:
-        raise ValueError(f"the {split} split of {spec.dataset} is empty")
+        raise DatasetError(f"the {split} split of {spec.dataset} is empty")
     metrics["accuracy"] = hits[-1] / total
     for k, h in enumerate(hits):
         metrics[f"accuracy_t{k}"] = h / total

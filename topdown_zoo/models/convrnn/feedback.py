@@ -16,11 +16,14 @@ The paper's skip connections across time and its curriculum are not implemented.
 """
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 from keras import ops
 
-from topdown_zoo.layers.convrnn_cells import ConvLSTMCell
-from topdown_zoo.models.convrnn.base import AnytimeClassifier, ImageNetStem, check_int, check_stem
+from topdown_zoo.checks import check_int, check_int_list
+from topdown_zoo.models.convrnn.base import AnytimeClassifier, ImageNetStem, check_stem
+from topdown_zoo.models.convrnn.cells import ConvLSTMCell
 
 _PACKAGE = "topdown_zoo"
 
@@ -32,12 +35,12 @@ class FeedbackNetwork(AnytimeClassifier):
     (γ of the loss), ``step_weights`` (default ``"geometric"``), ``stem`` (``None``: a 3×3 conv;
     ``"imagenet"``: 7×7/2 conv + 3×3/2 max-pool, 224 → 56)."""
 
-    def __init__(self, stem_width: int = 32, widths=(32, 64, 128), kernel_size: int = 3, num_classes: int = 10,
-                 iterations: int = 4, step_weights="geometric", gamma: float = 1.0, stem: str | None = None,
-                 **kwargs):
+    def __init__(self, stem_width: int = 32, widths: Sequence[int] = (32, 64, 128), kernel_size: int = 3,
+                 num_classes: int = 10, iterations: int = 4, step_weights: str | Sequence[float] = "geometric",
+                 gamma: float = 1.0, stem: str | None = None, **kwargs: Any) -> None:
         super().__init__(iterations=iterations, step_weights=step_weights, gamma=gamma, **kwargs)
         self.stem_width = check_int("stem_width", stem_width, 1)
-        self.widths = [check_int("widths[i]", w, 1) for w in widths]
+        self.widths = check_int_list("widths", widths)
         self.kernel_size = check_int("kernel_size", kernel_size, 1)
         self.num_classes = check_int("num_classes", num_classes, 2)
         self.stem_kind = check_stem(stem)
@@ -52,7 +55,7 @@ class FeedbackNetwork(AnytimeClassifier):
         self.gap = keras.layers.GlobalAveragePooling2D(dtype=d)
         self.readout = keras.layers.Dense(self.num_classes, name="readout", dtype=d)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         shape = (None,) + tuple(input_shape)[1:]
         self.stem.build(shape)
         shape = self.stem.compute_output_shape(shape)
@@ -64,7 +67,7 @@ class FeedbackNetwork(AnytimeClassifier):
         self.readout.build((None, self.widths[-1]))
         self.built = True
 
-    def _unroll(self, x, training, iterations):
+    def _unroll(self, x: Any, training: bool | None, iterations: int) -> list[Any]:
         x_hat = self.stem(ops.cast(x, self.compute_dtype))
         states = [None] * len(self.widths)
         outputs = []
@@ -75,12 +78,13 @@ class FeedbackNetwork(AnytimeClassifier):
             outputs.append(self.readout(self.gap(h)))
         return outputs
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "stem_width": self.stem_width, "widths": list(self.widths),
                 "kernel_size": self.kernel_size, "num_classes": self.num_classes, "stem": self.stem_kind}
 
 
-def build_feedback_network(input_shape, **config) -> FeedbackNetwork:
+def build_feedback_network(input_shape: Sequence[int], **config: Any) -> FeedbackNetwork:
+    """Registry builder: a built feedback network (every keyword goes to the class)."""
     model = FeedbackNetwork(**config)
     model.build((None,) + tuple(input_shape))
     return model

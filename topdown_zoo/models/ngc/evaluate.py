@@ -9,50 +9,67 @@ Any model with ``encode``, ``decode`` and ``complete`` methods works (the baseli
 ``evaluate_image`` (natural images, [0, 255] scale): ``mse``, ``ssim``, ``psnr`` of the
 reconstruction, ``ood_*`` on held-out images (natural32: photographs never trained on; other
 datasets: ``ood_dataset``), ``denoise_*`` with N(0, σ=0.1) noise, the input clamped only at the
-first step for Conv-NGC (``model.denoise``), plain ``model(x_noisy)`` for autoencoders.
+first step for Conv-NGC, the plain reconstruction of the noisy image for autoencoders (both
+``model.denoise``).
+
+A model output that is not finite (settling diverged) raises a :class:`TopdownZooError` naming it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+from keras import ops
 
 from topdown_zoo import metrics_image as mi
+from topdown_zoo.models.ngc.common import check_finite
 
 
-def _arrays(dataset, split, smoke, options, limit=None):
+def _arrays(dataset: str, split: str, smoke: bool, options: dict[str, Any] | None,
+            limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     from topdown_zoo.data import load_dataset
 
     xs, ys = [], []
     for x, y in load_dataset(dataset, split, smoke=smoke, **(options or {})).batch(512):
-        xs.append(x.numpy()); ys.append(y.numpy())
+        xs.append(x.numpy())
+        ys.append(y.numpy())
     x, y = np.concatenate(xs), np.concatenate(ys)
     return (x[:limit], y[:limit]) if limit else (x, y)
 
 
-def _batched(fn, x, batch_size):
-    return np.concatenate([np.asarray(fn(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+def _batched(fn: Callable[[Any], Any], x: np.ndarray, batch_size: int, what: str) -> np.ndarray:
+    out = np.concatenate([np.asarray(ops.convert_to_numpy(fn(x[i:i + batch_size])))
+                          for i in range(0, len(x), batch_size)])
+    check_finite(f"evaluation of {what}", output=out)
+    return out
 
 
-def evaluate_gncn(model, spec, *, smoke=False, batch_size=256, data_options=None, gmm_components=65,
-                  gmm_covariance="full", mc_samples=5000, train_limit=None, seed=0, **_):
+def evaluate_gncn(model: Any, spec: Any, *, smoke: bool = False, batch_size: int = 256,
+                  data_options: dict[str, Any] | None = None, gmm_components: int = 65,
+                  gmm_covariance: str = "full", mc_samples: int = 5000, train_limit: int | None = None,
+                  seed: int = 0, **_: Any) -> dict[str, float]:
+    """GNCN paper section 4 metrics (see the module docstring)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.mixture import GaussianMixture
 
     x_tr, y_tr = _arrays(spec.dataset, "train", smoke, data_options, train_limit)
     x_te, y_te = _arrays(spec.dataset, "test", smoke, data_options)
-    recon = _batched(model, x_te, batch_size)
-    z_tr = _batched(model.encode, x_tr, batch_size).reshape(len(x_tr), -1)
-    z_te = _batched(model.encode, x_te, batch_size).reshape(len(x_te), -1)
+    recon = _batched(model, x_te, batch_size, "the reconstructions")
+    z_tr = _batched(model.encode, x_tr, batch_size, "the training latents").reshape(len(x_tr), -1)
+    z_te = _batched(model.encode, x_te, batch_size, "the test latents").reshape(len(x_te), -1)
     k = min(gmm_components, max(1, len(z_tr) // 10))
     gmm = GaussianMixture(k, covariance_type=gmm_covariance, reg_covar=1e-4, random_state=seed).fit(z_tr)
     n = 200 if smoke else mc_samples
     z_samples, _ = gmm.sample(n)
-    means = _batched(model.decode, z_samples.astype("float32"), batch_size).reshape(n, -1)
+    means = _batched(model.decode, z_samples.astype("float32"), batch_size, "the samples").reshape(n, -1)
     log_px = float(np.mean(mi.log_px_monte_carlo(x_te.reshape(len(x_te), -1), means)))
     width = int(round(np.sqrt(x_te.reshape(len(x_te), -1).shape[1])))
     mask = np.ones((width, width), "float32")
     mask[:, width // 2:] = 0.0                       # right half missing
     mask = mask.reshape(1, -1)
-    done = _batched(lambda v: model.complete(v, mask), x_te.reshape(len(x_te), -1), batch_size)
+    done = _batched(lambda v: model.complete(v, mask), x_te.reshape(len(x_te), -1), batch_size,
+                    "the completions")
     clf = LogisticRegression(max_iter=2000).fit(z_tr, y_tr)
     err = 100.0 * (1.0 - clf.score(z_te, y_te))
     return {"bce": mi.bce(x_te, recon), "log_px": log_px,
@@ -60,21 +77,23 @@ def evaluate_gncn(model, spec, *, smoke=False, batch_size=256, data_options=None
             "latent_error": float(err), "gmm_components": float(k), "mc_samples": float(n)}
 
 
-def evaluate_image(model, spec, *, smoke=False, batch_size=256, data_options=None, noise_std=0.1,
-                   ood_dataset=None, ood_options=None, seed=0, **_):
-    x_te, _ = _arrays(spec.dataset, "test", smoke, data_options)
-    recon = _batched(model, x_te, batch_size)
+def evaluate_image(model: Any, spec: Any, *, smoke: bool = False, batch_size: int = 256,
+                   data_options: dict[str, Any] | None = None, noise_std: float = 0.1,
+                   ood_dataset: str | None = None, ood_options: dict[str, Any] | None = None, seed: int = 0,
+                   **_: Any) -> dict[str, float]:
+    """Conv-NGC paper section 4 metrics on the [0, 255] scale (see the module docstring)."""
+    x_te, _labels = _arrays(spec.dataset, "test", smoke, data_options)
+    recon = _batched(model, x_te, batch_size, "the reconstructions")
     out = {"mse": mi.mse_255(x_te, recon), "ssim": mi.ssim_255(x_te, recon), "psnr": mi.psnr_255(x_te, recon)}
     if ood_dataset is None and spec.dataset == "natural32":
         ood_dataset = "natural32_ood"
     if ood_dataset:
-        x_ood, _ = _arrays(ood_dataset, "test", smoke, ood_options)
-        r = _batched(model, x_ood, batch_size)
+        x_ood, _labels = _arrays(ood_dataset, "test", smoke, ood_options)
+        r = _batched(model, x_ood, batch_size, "the OOD reconstructions")
         out.update(ood_mse=mi.mse_255(x_ood, r), ood_ssim=mi.ssim_255(x_ood, r), ood_psnr=mi.psnr_255(x_ood, r))
     rng = np.random.default_rng(seed)
     noisy = np.clip(x_te + rng.normal(0.0, noise_std, x_te.shape), 0.0, 1.0).astype("float32")
-    denoise = getattr(model, "denoise", model)
-    d = _batched(denoise, noisy, batch_size)
+    d = _batched(model.denoise, noisy, batch_size, "the denoised images")
     out.update(denoise_mse=mi.mse_255(x_te, d), denoise_ssim=mi.ssim_255(x_te, d), denoise_psnr=mi.psnr_255(x_te, d),
                noisy_psnr=mi.psnr_255(x_te, noisy))
     return out

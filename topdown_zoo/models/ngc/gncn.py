@@ -12,12 +12,13 @@ steps 3–4, all layers in parallel from the previous step's error neurons):
       zˡ ← zˡ + β( eˡ⁻¹ Eˡ⁻¹ − eˡ − φ(zˡ) Vˡ − γ zˡ )
 
   with error synapses ``E = Wᵀ`` (tied) or learned (eq. 19), and lateral competition ``V``
-  (``topdown_zoo.layers.ngc_lateral``) or none.
+  (:mod:`topdown_zoo.models.ngc.lateral`) or none.
 
-States start at zero (step 1). After T steps the local rules of
-``topdown_zoo.learning.ngc_hebbian`` give ΔW (eqs. 17–18), ΔE (eq. 19) and ΔΣ (eq. 8); ``train_step``
-applies ``−Δ`` through the compiled optimizer (Adam in the recipes) and re-projects W's columns
-(rows here: one upper unit's weights) to unit norm. No gradient tape touches the settling loop.
+States start at zero (step 1). After T = ``iterations`` steps the local rules of
+:mod:`topdown_zoo.learning.ngc_hebbian` give ΔW (eqs. 17–18), ΔE (eq. 19) and ΔΣ (eq. 8);
+:meth:`GNCN.local_updates` hands ``−Δ`` to the compiled optimizer (Adam in the recipes) through
+:class:`~topdown_zoo.learning.trainer.RuleTraining` and :meth:`GNCN.after_update` re-projects W's
+columns (rows here: one upper unit's weights) to unit norm. Nothing is differentiated.
 
 With tied E, φ = identity, no lateral matrix, the update is exact gradient descent on the total
 discrepancy returned by :meth:`GNCN.energy` (eq. 6 negated, plus the leak's Gaussian prior
@@ -26,32 +27,33 @@ discrepancy returned by :meth:`GNCN.energy` (eq. 6 negated, plus the leak's Gaus
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
-from topdown_zoo.layers.ngc_lateral import lateral_matrix
+from topdown_zoo.checks import check_choice, check_float, check_int, check_int_list, check_steps
+from topdown_zoo.errors import ConfigError
 from topdown_zoo.learning import ngc_hebbian as rules
+from topdown_zoo.learning.trainer import RuleTraining
+from topdown_zoo.models.base import Prediction, ZooModel
+from topdown_zoo.models.ngc import common
+from topdown_zoo.models.ngc.lateral import lateral_matrix
 
-ACTIVATIONS = {"relu": ops.relu, "identity": lambda v: v, "linear": lambda v: v, "tanh": ops.tanh,
-               "sigmoid": ops.sigmoid, "leaky_relu": lambda v: ops.leaky_relu(v, 0.01)}
-
-
-def _act(name):
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+ERROR_SYNAPSES = ("tied", "learned")
+WEIGHT_NORMS = ("unit", "clip")
 
 
 @keras.saving.register_keras_serializable(package="topdown_zoo")
-class GNCN(keras.Model):
+class GNCN(RuleTraining, ZooModel):
     """Fully connected neural generative coding network.
 
     Args:
         input_dim: D, the number of (binary) pixels.
         hidden: sizes of z¹ … zᴸ (the paper: 360, 360, 360).
-        steps: T, settling steps per input (paper: 50).
+        iterations: T, settling steps per input (paper: 50). ``steps`` is its deprecated name.
         beta: β, state update rate (0.1). leak: γ (0.001).
         activation: φ of the latent states. output_activation: g⁰ (sigmoid; "identity" gives a
             Gaussian output with squared-error discrepancy).
@@ -67,44 +69,60 @@ class GNCN(keras.Model):
             it keeps Σ positive definite.
     """
 
-    def __init__(self, input_dim=784, hidden=(360, 360, 360), steps=50, beta=0.1, leak=0.001,
-                 activation="relu", output_activation="sigmoid", precision=False, error_synapses="tied",
-                 error_rate=0.9, lateral=False, group_size=18, alpha_e=0.13, alpha_h=0.125,
-                 weight_norm="unit", init_std=0.05, sigma_min_eig=1.0, **kwargs):
+    learning_rule = "local"
+    step_key = "iterations"
+    prediction_kind = "reconstruction"
+    evaluator = "topdown_zoo.models.ngc.evaluate:evaluate_gncn"
+
+    def __init__(self, input_dim: int = 784, hidden: Sequence[int] = (360, 360, 360), iterations: int = 50,
+                 beta: float = 0.1, leak: float = 0.001, activation: str = "relu",
+                 output_activation: str = "sigmoid", precision: bool = False, error_synapses: str = "tied",
+                 error_rate: float = 0.9, lateral: bool = False, group_size: int = 18, alpha_e: float = 0.13,
+                 alpha_h: float = 0.125, weight_norm: str = "unit", init_std: float = 0.05,
+                 sigma_min_eig: float = 1.0, steps: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if error_synapses not in ("tied", "learned"):
-            raise ValueError(f"error_synapses must be 'tied' or 'learned', got {error_synapses!r}")
-        if weight_norm not in ("unit", "clip"):
-            raise ValueError(f"weight_norm must be 'unit' or 'clip', got {weight_norm!r}")
-        self.input_dim = int(input_dim)
-        self.hidden = [int(h) for h in hidden]
-        self.steps = int(steps)
-        self.beta, self.leak = float(beta), float(leak)
+        self.input_dim = check_int("input_dim", input_dim, 1)
+        self.hidden = check_int_list("hidden", hidden)
+        self.iterations = common.resolve_iterations(iterations, steps, "GNCN")
+        self.beta, self.leak = check_float("beta", beta, 0.0), check_float("leak", leak, 0.0)
         self.activation, self.output_activation = activation, output_activation
-        self.phi, self.g0 = _act(activation), _act(output_activation)
+        self.phi = common.activation(activation)
+        self.g0 = common.activation(output_activation, "output_activation")
         self.precision = bool(precision)
-        self.error_synapses, self.error_rate = error_synapses, float(error_rate)
+        self.error_synapses = check_choice("error_synapses", error_synapses, ERROR_SYNAPSES)
+        self.error_rate = check_float("error_rate", error_rate)
         self.lateral = bool(lateral)
-        self.group_size, self.alpha_e, self.alpha_h = int(group_size), float(alpha_e), float(alpha_h)
-        self.weight_norm, self.init_std, self.sigma_min_eig = weight_norm, float(init_std), float(sigma_min_eig)
+        self.group_size = check_int("group_size", group_size, 1)
+        self.alpha_e, self.alpha_h = check_float("alpha_e", alpha_e), check_float("alpha_h", alpha_h)
+        if self.lateral and any(h % self.group_size for h in self.hidden):
+            raise ConfigError(f"group_size={self.group_size} is not allowed with lateral=True; it must divide "
+                              f"every hidden size {self.hidden}")
+        self.weight_norm = check_choice("weight_norm", weight_norm, WEIGHT_NORMS)
+        self.init_std = check_float("init_std", init_std, 0.0)
+        self.sigma_min_eig = check_float("sigma_min_eig", sigma_min_eig, 1e-12)
         self.dims = [self.input_dim] + self.hidden
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.energy_tracker = keras.metrics.Mean(name="energy")
 
     # ------------------------------------------------------------------ parameters
-    def build(self, input_shape=None):
+    def build(self, input_shape: Any = None) -> None:
         if self.built:
             return
         rng = np.random.default_rng(0)
-        self.W, self.E, self.Sigma, self.V = [], [], [], []
+        self.W: list[Any] = []
+        self.E: list[Any] = []
+        self.Sigma: list[Any] = []
+        self.V: list[Any] = []
         exact = self.weight_norm == "unit"
         for l in range(len(self.hidden)):
             lower, upper = self.dims[l], self.dims[l + 1]
-            w0 = np.asarray(rules.project_rows(rng.normal(0, self.init_std, (upper, lower)).astype("float32"), 1.0, exact))
+            w0 = rng.normal(0, self.init_std, (upper, lower)).astype("float32")
+            w0 = ops.convert_to_numpy(rules.project_rows(w0, 1.0, exact))
             self.W.append(self.add_weight(shape=(upper, lower), name=f"W{l}",
                                           initializer=keras.initializers.Constant(w0)))
             if self.error_synapses == "learned":
-                e0 = np.asarray(rules.project_cols(rng.normal(0, self.init_std, (lower, upper)).astype("float32"), 1.0, exact))
+                e0 = rng.normal(0, self.init_std, (lower, upper)).astype("float32")
+                e0 = ops.convert_to_numpy(rules.project_cols(e0, 1.0, exact))
                 self.E.append(self.add_weight(shape=(lower, upper), name=f"E{l}",
                                               initializer=keras.initializers.Constant(e0)))
         if self.precision:  # Σˡ for the latent layers that receive a prediction: 1 … L−1
@@ -114,24 +132,23 @@ class GNCN(keras.Model):
         if self.lateral:
             self.V = [ops.convert_to_tensor(lateral_matrix(h, self.group_size, self.alpha_e, self.alpha_h))
                       for h in self.hidden]
-        self.built = True
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "input_dim": self.input_dim, "hidden": list(self.hidden),
-                "steps": self.steps, "beta": self.beta, "leak": self.leak, "activation": self.activation,
+                "iterations": self.iterations, "beta": self.beta, "leak": self.leak, "activation": self.activation,
                 "output_activation": self.output_activation, "precision": self.precision,
                 "error_synapses": self.error_synapses, "error_rate": self.error_rate, "lateral": self.lateral,
                 "group_size": self.group_size, "alpha_e": self.alpha_e, "alpha_h": self.alpha_h,
                 "weight_norm": self.weight_norm, "init_std": self.init_std, "sigma_min_eig": self.sigma_min_eig}
 
     # ------------------------------------------------------------------ dynamics
-    def precisions(self):
-        """Σˡ⁻¹ for ℓ = 1 … L−1 (None without precision weighting)."""
+    def precisions(self) -> list[Any]:
+        """Σˡ⁻¹ for ℓ = 1 … L−1 (None without precision weighting; eqs. 13–14)."""
         if not self.precision:
             return [None] * (len(self.hidden) - 1)
         return [ops.linalg.inv(s) for s in self.Sigma]
 
-    def predict_and_errors(self, z0, zs, precisions):
+    def predict_and_errors(self, z0: Any, zs: Sequence[Any], precisions: Sequence[Any]) -> tuple[list[Any], list[Any]]:
         """Eq. 1: predictions z̄⁰ … z̄ᴸ⁻¹ and error neurons e⁰ … eᴸ⁻¹ for states (z⁰, [z¹ … zᴸ])."""
         states = [z0] + list(zs)
         zbar, errs = [], []
@@ -145,7 +162,7 @@ class GNCN(keras.Model):
             errs.append(diff)
         return zbar, errs
 
-    def state_update(self, zs, errs):
+    def state_update(self, zs: Sequence[Any], errs: Sequence[Any]) -> list[Any]:
         """Eq. 3 / appendix step 3 for every latent layer, from the current error neurons."""
         new = []
         L = len(self.hidden)
@@ -160,12 +177,12 @@ class GNCN(keras.Model):
             new.append(z + self.beta * (dz - self.leak * z))
         return new
 
-    def _init_states(self, x):
+    def _init_states(self, x: Any) -> list[Any]:
         b = ops.shape(x)[0]
         return [ops.zeros((b, h), dtype=x.dtype) for h in self.hidden]
 
-    def _body(self, x, mask, precisions):
-        def body(_, carry):
+    def _body(self, x: Any, mask: Any, precisions: Sequence[Any]) -> Callable[[Any, tuple[Any, ...]], tuple[Any, ...]]:
+        def body(_: Any, carry: tuple[Any, ...]) -> tuple[Any, ...]:
             z0, zs = carry[0], list(carry[1:])
             _, errs = self.predict_and_errors(z0, zs, precisions)
             zs = self.state_update(zs, errs)
@@ -174,16 +191,21 @@ class GNCN(keras.Model):
             return (z0, *zs)
         return body
 
-    def settle(self, x, steps=None, mask=None, trajectory=False):
-        """Run T settling steps. ``mask`` (1 = observed) turns on pattern completion (eq. 4): the
-        missing pixels of z⁰ start at 0 and follow ``z⁰ ← z⁰ − β e⁰``.
+    def _flat(self, x: Any) -> Any:
+        return ops.reshape(ops.cast(ops.convert_to_tensor(x), self.compute_dtype), (-1, self.input_dim))
+
+    def settle(self, x: Any, iterations: int | None = None, mask: Any = None, trajectory: bool = False,
+               ) -> dict[str, Any]:
+        """Run T settling steps (appendix steps 1–5). ``mask`` (1 = observed) turns on pattern
+        completion (eq. 4): the missing pixels of z⁰ start at 0 and follow ``z⁰ ← z⁰ − β e⁰``.
 
         Returns a dict: ``states`` [z¹ … zᴸ], ``z0``, ``predictions`` [z̄⁰ …], ``errors`` [e⁰ …],
         ``energy`` (per example) and, with ``trajectory=True`` (Python loop), ``energies`` (T+1,)
-        batch-mean energies before step 1 and after every step.
+        batch-mean energies before step 1 and after every step and ``reconstructions`` (T+1, B, D),
+        z̄⁰ at the same moments.
         """
-        x = ops.reshape(ops.convert_to_tensor(x, dtype=self.compute_dtype), (-1, self.input_dim))
-        steps = self.steps if steps is None else int(steps)
+        x = self._flat(x)
+        steps = self.iterations if iterations is None else check_steps("iterations", iterations)
         if mask is not None:
             mask = ops.reshape(ops.cast(ops.convert_to_tensor(mask), x.dtype), (-1, self.input_dim))
             mask = ops.broadcast_to(mask, ops.shape(x))
@@ -191,11 +213,12 @@ class GNCN(keras.Model):
         precisions = self.precisions()
         carry = (z0, *self._init_states(x))
         body = self._body(x, mask, precisions)
-        energies = []
+        energies, recons = [], []
         if trajectory:
             for t in range(steps):
                 zb, er = self.predict_and_errors(carry[0], list(carry[1:]), precisions)
                 energies.append(ops.mean(self.energy(carry[0], list(carry[1:]), zb, er, precisions)))
+                recons.append(zb[0])
                 carry = body(t, carry)
         else:
             carry = ops.fori_loop(0, steps, body, carry)
@@ -205,16 +228,18 @@ class GNCN(keras.Model):
         out = {"z0": z0, "states": zs, "predictions": zbar, "errors": errs, "energy": energy}
         if trajectory:
             energies.append(ops.mean(energy))
+            recons.append(zbar[0])
             out["energies"] = ops.stack(energies)
+            out["reconstructions"] = ops.stack(recons)
         return out
 
-    def energy(self, z0, zs, zbar, errs, precisions=None):
+    def energy(self, z0: Any, zs: Sequence[Any], zbar: Sequence[Any], errs: Sequence[Any],
+               precisions: Sequence[Any] | None = None) -> Any:
         """Total discrepancy per example (−ψ of eq. 6 plus the leak prior): BCE(z⁰, z̄⁰) (or ½‖e⁰‖²
         for an identity output) + Σ_ℓ ½ (zˡ − z̄ˡ)ᵀ Σˡ⁻¹ (zˡ − z̄ˡ) + ½ log|Σˡ| + γ/2 Σ_ℓ ‖zˡ‖²."""
         precisions = self.precisions() if precisions is None else precisions
         if self.output_activation == "sigmoid":
-            p = ops.clip(zbar[0], 1e-7, 1 - 1e-7)
-            total = -ops.sum(z0 * ops.log(p) + (1 - z0) * ops.log(1 - p), axis=-1)
+            total = _bce(z0, zbar[0])
         else:
             total = 0.5 * ops.sum(ops.square(z0 - zbar[0]), axis=-1)
         for l in range(1, len(self.hidden)):
@@ -227,19 +252,24 @@ class GNCN(keras.Model):
             total = total + 0.5 * self.leak * ops.sum(ops.square(z), axis=-1)
         return total
 
-    def call(self, x, training=False):
+    def call(self, x: Any, training: bool = False) -> Any:
         """Reconstruction z̄⁰ after T settling steps (clamped input), shape (B, D)."""
         return self.settle(x)["predictions"][0]
 
-    def encode(self, x, steps=None):
+    def step_outputs(self, x: Any, training: bool = False) -> list[Any]:
+        """The reconstruction z̄⁰ before the first settling step and after every step (T + 1)."""
+        recons = self.settle(x, trajectory=True)["reconstructions"]
+        return [recons[t] for t in range(self.iterations + 1)]
+
+    def encode(self, x: Any, iterations: int | None = None) -> Any:
         """The settled top-layer latents zᴸ (what the GMM prior and the classifier use)."""
-        return self.settle(x, steps=steps)["states"][-1]
+        return self.settle(x, iterations=iterations)["states"][-1]
 
-    def complete(self, x, mask, steps=None):
+    def complete(self, x: Any, mask: Any, iterations: int | None = None) -> Any:
         """Pattern completion (eq. 4): z⁰ after T steps; observed pixels (mask = 1) stay x."""
-        return self.settle(x, steps=steps, mask=mask)["z0"]
+        return self.settle(x, iterations=iterations, mask=mask)["z0"]
 
-    def decode(self, z_top):
+    def decode(self, z_top: Any) -> Any:
         """Ancestral sampling (section 4.3): z̄ˡ⁻¹ = gˡ⁻¹(φ(z̄ˡ) Wˡ⁻¹) down to the Bernoulli mean z̄⁰."""
         h = ops.convert_to_tensor(z_top, dtype=self.compute_dtype)
         for l in reversed(range(len(self.hidden))):
@@ -248,8 +278,22 @@ class GNCN(keras.Model):
                 h = self.g0(h)
         return h
 
+    # ------------------------------------------------------------------ meaning
+    def interpret(self, inputs: Any, **options: Any) -> Prediction:
+        """Per example: ``reconstruction_error`` (BCE in nats summed over pixels for the sigmoid
+        output, as the evaluator's ``bce``; mean squared error for an identity output) and
+        ``energy`` (the total discrepancy after settling); array ``reconstruction`` (z̄⁰)."""
+        common.refuse_options(self, options)
+        x = self._flat(inputs)
+        settled = self.settle(x)
+        recon = ops.convert_to_numpy(settled["predictions"][0])
+        x_np = ops.convert_to_numpy(x)
+        error = common.bce_per_example(x_np, recon) if self.output_activation == "sigmoid" \
+            else common.mse_per_example(x_np, recon)
+        return common.reconstruction_prediction(type(self).__name__, recon, error, settled["energy"])
+
     # ------------------------------------------------------------------ learning
-    def local_updates(self, settled):
+    def hebbian_updates(self, settled: dict[str, Any]) -> list[tuple[Any, Any]]:
         """(variable, Δ) pairs from the settled statistics (eqs. 17–19, 8); Δ ascends ψ."""
         states = [settled["z0"]] + settled["states"]
         errs = settled["errors"]
@@ -265,7 +309,27 @@ class GNCN(keras.Model):
                 pairs.append((self.Sigma[l - 1], rules.delta_sigma(errs[l], precs[l - 1])))
         return pairs
 
-    def project(self):
+    def _statistics(self, x: Any, settled: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        bce = _bce(x, settled["predictions"][0])
+        return ops.mean(bce), {"bce": bce, "energy": settled["energy"]}
+
+    def local_updates(self, x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, list[tuple[Any, Any]]]:
+        """Settle on the batch, then the descent directions ``−Δ`` of eqs. 17–19 and 8."""
+        x = self._flat(x)
+        settled = self.settle(x)
+        loss, stats = self._statistics(x, settled)
+        return loss, stats, [(v, -ops.stop_gradient(d)) for v, d in self.hebbian_updates(settled)]
+
+    def evaluation_loss(self, x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any]:
+        x = self._flat(x)
+        return self._statistics(x, self.settle(x))
+
+    def after_update(self) -> None:
+        self.project()
+
+    def project(self) -> None:
+        """Re-projection after every update: W's columns to unit norm (``weight_norm``), E's
+        columns to norm ≤ 1 (or 1), Σ symmetric with eigenvalues ≥ ``sigma_min_eig``."""
         exact = self.weight_norm == "unit"
         for w in self.W:
             w.assign(rules.project_rows(w, 1.0, exact))
@@ -274,36 +338,31 @@ class GNCN(keras.Model):
         for s in self.Sigma:
             s.assign(rules.project_covariance(s, self.sigma_min_eig))
 
-    def _metrics_from(self, x, settled):
-        p = ops.clip(settled["predictions"][0], 1e-7, 1 - 1e-7)
-        bce = -ops.sum(x * ops.log(p) + (1 - x) * ops.log(1 - p), axis=-1)
-        self.loss_tracker.update_state(bce)
-        self.energy_tracker.update_state(settled["energy"])
+    def update_step_metrics(self, loss: Any, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
+        """``loss``: reconstruction BCE (nats per image); ``energy``: total discrepancy after settling."""
+        self.loss_tracker.update_state(y_pred["bce"])
+        self.energy_tracker.update_state(y_pred["energy"])
         return {m.name: m.result() for m in self.metrics}
 
-    def train_step(self, data):
-        x = data[0] if isinstance(data, (tuple, list)) else data
-        x = ops.reshape(ops.cast(x, self.compute_dtype), (-1, self.input_dim))
-        settled = self.settle(x)
-        pairs = self.local_updates(settled)
-        self.optimizer.apply_gradients([(-ops.stop_gradient(d), v) for v, d in pairs])
-        self.project()
-        return self._metrics_from(x, settled)
-
-    def test_step(self, data):
-        x = data[0] if isinstance(data, (tuple, list)) else data
-        x = ops.reshape(ops.cast(x, self.compute_dtype), (-1, self.input_dim))
-        return self._metrics_from(x, self.settle(x))
+    def compile_default(self, optimizer: Any) -> None:
+        self.compile(optimizer=optimizer)
 
     @property
-    def metrics(self):
+    def metrics(self) -> list[Any]:
         return [self.loss_tracker, self.energy_tracker]
 
 
-def build_gncn(input_shape=(784,), **config):
+def _bce(x: Any, p: Any) -> Any:
+    """Per-example binary cross-entropy in nats (the output discrepancy of eq. 6)."""
+    p = ops.clip(p, 1e-7, 1 - 1e-7)
+    return -ops.sum(x * ops.log(p) + (1 - x) * ops.log(1 - p), axis=-1)
+
+
+def build_gncn(input_shape: Sequence[int] = (784,), **config: Any) -> GNCN:
+    """A built GNCN for flattened inputs of ``input_shape``; other keywords go to :class:`GNCN`."""
     model = GNCN(input_dim=int(math.prod(input_shape)), **config)
     model.build((None, int(math.prod(input_shape))))
     return model
 
 
-build_gncn.model_class = GNCN
+build_gncn.model_class = GNCN  # type: ignore[attr-defined]

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from topdown_zoo.errors import ConfigError
+
 
 def group_mask(units: int, group_size: int) -> np.ndarray:
     """The appendix's mask ``M`` (float32, ``units × units``)."""
     if group_size <= 0 or units % group_size:
-        raise ValueError(f"group_size={group_size} must divide the layer size {units}")
+        raise ConfigError(f"group_size={group_size} is not allowed; it must divide the layer size {units}")
     blocks = []
     for k in range(units // group_size):
         s_k = np.zeros((units, group_size), dtype="float32")
@@ -25,6 +27,6 @@ def group_mask(units: int, group_size: int) -> np.ndarray:
 
 
 def lateral_matrix(units: int, group_size: int, alpha_e: float = 0.13, alpha_h: float = 0.125) -> np.ndarray:
-    """``V = α_h M ⊗ (1 − I) − α_e I`` (float32, symmetric)."""
+    """``V = α_h M ⊗ (1 − I) − α_e I`` (float32, symmetric; appendix 4.6)."""
     eye = np.eye(units, dtype="float32")
     return (alpha_h * group_mask(units, group_size) * (1.0 - eye) - alpha_e * eye).astype("float32")

@@ -38,13 +38,18 @@ W ∗ 0 = 0 and the zero-state behaviour above is exact.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
+from topdown_zoo.checks import check_float, check_int
+
 _PACKAGE = "topdown_zoo"
+State = tuple[Any, ...]
 
 
-def _conv(filters, kernel_size, name, use_bias=False, dtype=None):
+def _conv(filters: int, kernel_size: int, name: str, use_bias: bool = False, dtype: Any = None) -> keras.layers.Conv2D:
     return keras.layers.Conv2D(filters, kernel_size, padding="same", use_bias=use_bias, name=name, dtype=dtype)
 
 
@@ -53,27 +58,32 @@ class _ConvCell(keras.layers.Layer):
 
     state_size = 2  # number of tensors in the state
 
-    def __init__(self, filters: int, kernel_size: int = 3, **kwargs):
+    def __init__(self, filters: int, kernel_size: int = 3, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
+        self.filters = check_int("filters", filters, 1)
+        self.kernel_size = check_int("kernel_size", kernel_size, 1)
 
-    def initial_state(self, u):
+    def initial_state(self, u: Any) -> State:
+        """The zero state for the feed-forward input ``u``."""
         zeros = ops.zeros_like(u)
         return tuple(zeros for _ in range(self.state_size))
 
-    def _build_convs(self, convs, input_shape):
+    def step(self, u: Any, state: State) -> tuple[Any, State]:
+        """One time step: (output, new state)."""
+        raise NotImplementedError
+
+    def _build_convs(self, convs: list, input_shape: tuple) -> None:
         shape = (None,) + tuple(input_shape)[1:-1] + (self.filters,)
         for conv in convs:
             conv.build(shape)
 
-    def call(self, u, state=None):
+    def call(self, u: Any, state: State | None = None) -> tuple[Any, State]:
         """One step; with no state, the step from the zero state. Returns (output, new_state)."""
         if state is None:
             state = self.initial_state(u)
         return self.step(u, tuple(state))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size}
 
 
@@ -92,13 +102,13 @@ class ReciprocalGatedCell(_ConvCell):
 
     def __init__(self, filters: int, kernel_size: int = 3, tau_multiplier: float = 1.0, tau_offset: float = 0.0,
                  gate_multiplier: float = 2.0, gate_offset: float = -1.0, gate_bias: float = 0.0,
-                 activation_h: str = "elu", activation_c: str = "elu", **kwargs):
+                 activation_h: str = "elu", activation_c: str = "elu", **kwargs: Any) -> None:
         super().__init__(filters, kernel_size, **kwargs)
-        self.tau_multiplier = float(tau_multiplier)
-        self.tau_offset = float(tau_offset)
-        self.gate_multiplier = float(gate_multiplier)
-        self.gate_offset = float(gate_offset)
-        self.gate_bias = float(gate_bias)
+        self.tau_multiplier = check_float("tau_multiplier", tau_multiplier)
+        self.tau_offset = check_float("tau_offset", tau_offset)
+        self.gate_multiplier = check_float("gate_multiplier", gate_multiplier)
+        self.gate_offset = check_float("gate_offset", gate_offset)
+        self.gate_bias = check_float("gate_bias", gate_bias)
         self.activation_h = activation_h
         self.activation_c = activation_c
         self._f_h = keras.activations.get(activation_h)
@@ -109,14 +119,14 @@ class ReciprocalGatedCell(_ConvCell):
         self.w_tau_h = _conv(f, k, "w_tau_h", dtype=self.dtype_policy)  # h -> memory gate of h
         self.w_gate_h = _conv(f, k, "w_gate_h", dtype=self.dtype_policy)  # c -> input gate of h
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         self._build_convs([self.w_tau_c, self.w_gate_c, self.w_tau_h, self.w_gate_h], input_shape)
         self.built = True
 
-    def _gate(self, z, multiplier, offset):
+    def _gate(self, z: Any, multiplier: float, offset: float) -> Any:
         return multiplier * ops.sigmoid(z + self.gate_bias) + offset
 
-    def step(self, u, state):
+    def step(self, u: Any, state: State) -> tuple[Any, State]:
         h, c = state
         tau_c = self._gate(self.w_tau_c(c), self.tau_multiplier, self.tau_offset)
         gate_c = self._gate(self.w_gate_c(h), self.gate_multiplier, self.gate_offset)
@@ -126,7 +136,7 @@ class ReciprocalGatedCell(_ConvCell):
         h_new = self._f_h((1.0 - tau_h) * h + (1.0 - gate_h) * u)
         return h_new, (h_new, c_new)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "tau_multiplier": self.tau_multiplier, "tau_offset": self.tau_offset,
                 "gate_multiplier": self.gate_multiplier, "gate_offset": self.gate_offset,
                 "gate_bias": self.gate_bias, "activation_h": self.activation_h, "activation_c": self.activation_c}
@@ -136,7 +146,7 @@ class ReciprocalGatedCell(_ConvCell):
 class ResNetLikeCell(_ConvCell):
     """The "ResNet-like" unit of the lecture's ConvRNN slide; see the module docstring."""
 
-    def __init__(self, filters: int, kernel_size: int = 3, activation: str = "elu", **kwargs):
+    def __init__(self, filters: int, kernel_size: int = 3, activation: str = "elu", **kwargs: Any) -> None:
         super().__init__(filters, kernel_size, **kwargs)
         self.activation = activation
         self._f = keras.activations.get(activation)
@@ -147,17 +157,17 @@ class ResNetLikeCell(_ConvCell):
         self.w_xc = _conv(f, k, "w_xc", dtype=self.dtype_policy)  # u -> c
         self.w_cc = _conv(f, k, "w_cc", dtype=self.dtype_policy)  # c -> c
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         self._build_convs([self.w_xh, self.w_ch, self.w_xg, self.w_xc, self.w_cc], input_shape)
         self.built = True
 
-    def step(self, u, state):
+    def step(self, u: Any, state: State) -> tuple[Any, State]:
         h, c = state
         h_new = self._f(u + ops.sigmoid(self.w_xh(u)) * h + self.w_ch(c))
         c_new = self._f(ops.sigmoid(self.w_xg(u)) * c + self.w_xc(u) + self.w_cc(c))
         return h_new, (h_new, c_new)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "activation": self.activation}
 
 
@@ -165,21 +175,21 @@ class ResNetLikeCell(_ConvCell):
 class ConvLSTMCell(_ConvCell):
     """Convolutional LSTM cell (no peepholes); input u of any channel count."""
 
-    def __init__(self, filters: int, kernel_size: int = 3, **kwargs):
+    def __init__(self, filters: int, kernel_size: int = 3, **kwargs: Any) -> None:
         super().__init__(filters, kernel_size, **kwargs)
         self.w_x = _conv(4 * self.filters, self.kernel_size, "w_x", use_bias=True, dtype=self.dtype_policy)
         self.w_h = _conv(4 * self.filters, self.kernel_size, "w_h", dtype=self.dtype_policy)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple) -> None:
         self.w_x.build(tuple(input_shape))
         self.w_h.build((None,) + tuple(input_shape)[1:-1] + (self.filters,))
         self.built = True
 
-    def initial_state(self, u):
+    def initial_state(self, u: Any) -> State:
         zeros = ops.zeros(ops.shape(u)[:-1] + (self.filters,), dtype=u.dtype)
         return zeros, zeros
 
-    def step(self, u, state):
+    def step(self, u: Any, state: State) -> tuple[Any, State]:
         h, c = state
         z = self.w_x(u) + self.w_h(h)
         i, f, o, g = ops.split(z, 4, axis=-1)

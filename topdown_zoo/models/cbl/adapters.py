@@ -1,4 +1,4 @@
-"""Feedback adapters ψ(h, z) of Contextual Backpropagation Loops (CBL paper, eq. 4).
+"""Feedback adapters ψ(h, z) of Contextual Backpropagation Loops (CBL paper, eqs. 4 and 7).
 
 An adapter takes an intermediate representation ``h`` (a feature map ``(B, H, W, C)`` or a
 vector ``(B, C)``) and the top-down context vector ``z`` ``(B, D)`` and returns a refined
@@ -6,13 +6,17 @@ representation of the same shape as ``h``. The blend of eq. 7 is applied by the 
 """
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
+
+from topdown_zoo.checks import check_choice, check_float
 
 _PACKAGE = "topdown_zoo"
 
 
-def _broadcast_to_map(v, h):
+def _broadcast_to_map(v: Any, h: Any) -> Any:
     """Reshape a per-channel ``(B, C)`` tensor so that it broadcasts over ``h``'s spatial axes."""
     extra_axes = len(h.shape) - 2
     return ops.reshape(v, (-1,) + (1,) * extra_axes + (v.shape[-1],))
@@ -26,11 +30,11 @@ class GatingAdapter(keras.layers.Layer):
     a freshly added loop only mildly damps the backbone's features.
     """
 
-    def __init__(self, bias_init: float = 2.0, **kwargs):
+    def __init__(self, bias_init: float = 2.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.bias_init = float(bias_init)
+        self.bias_init = check_float("bias_init", bias_init)
 
-    def build(self, h_shape, z_shape):
+    def build(self, h_shape: tuple, z_shape: tuple) -> None:
         channels = int(h_shape[-1])
         self.gate = keras.layers.Dense(
             channels,
@@ -41,11 +45,11 @@ class GatingAdapter(keras.layers.Layer):
         )
         self.gate.build(tuple(z_shape))
 
-    def call(self, h, z):
+    def call(self, h: Any, z: Any) -> Any:
         gate = ops.sigmoid(self.gate(z))
         return _broadcast_to_map(ops.cast(gate, h.dtype), h) * h
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "bias_init": self.bias_init}
 
 
@@ -57,7 +61,7 @@ class FiLMAdapter(keras.layers.Layer):
     adapter starts close to the identity while the context still receives a gradient.
     """
 
-    def build(self, h_shape, z_shape):
+    def build(self, h_shape: tuple, z_shape: tuple) -> None:
         channels = int(h_shape[-1])
         small = keras.initializers.RandomNormal(stddev=0.01)
         self.scale = keras.layers.Dense(channels, kernel_initializer=small, dtype=self.dtype_policy, name="scale")
@@ -65,7 +69,7 @@ class FiLMAdapter(keras.layers.Layer):
         self.scale.build(tuple(z_shape))
         self.shift.build(tuple(z_shape))
 
-    def call(self, h, z):
+    def call(self, h: Any, z: Any) -> Any:
         gamma = _broadcast_to_map(ops.cast(self.scale(z), h.dtype), h)
         beta = _broadcast_to_map(ops.cast(self.shift(z), h.dtype), h)
         return (1.0 + gamma) * h + beta
@@ -80,7 +84,7 @@ class ConcatConvAdapter(keras.layers.Layer):
     mix in, and the context still receives a gradient.
     """
 
-    def build(self, h_shape, z_shape):
+    def build(self, h_shape: tuple, z_shape: tuple) -> None:
         channels = int(h_shape[-1])
         context = int(z_shape[-1])
         self._is_map = len(h_shape) == 4
@@ -99,7 +103,7 @@ class ConcatConvAdapter(keras.layers.Layer):
             self.mix = keras.layers.Dense(channels, kernel_initializer=identity_then_zero, dtype=self.dtype_policy, name="mix")
             self.mix.build(tuple(h_shape[:-1]) + (in_channels,))
 
-    def call(self, h, z):
+    def call(self, h: Any, z: Any) -> Any:
         z = ops.cast(z, h.dtype)
         if self._is_map:
             z = ops.broadcast_to(z[:, None, None, :], ops.shape(h)[:-1] + (z.shape[-1],))
@@ -110,8 +114,5 @@ ADAPTERS = {"gating": GatingAdapter, "film": FiLMAdapter, "concat": ConcatConvAd
 
 
 def make_adapter(kind: str, name: str) -> keras.layers.Layer:
-    from topdown_zoo.errors import TopdownZooError
-
-    if kind not in ADAPTERS:
-        raise TopdownZooError(f"unknown adapter {kind!r}; allowed: {', '.join(ADAPTERS)}")
-    return ADAPTERS[kind](name=name)
+    """A fresh adapter ψ of kind ``"gating"``, ``"film"`` or ``"concat"``."""
+    return ADAPTERS[check_choice("adapter", kind, ADAPTERS)](name=name)

@@ -1,0 +1,174 @@
+"""Writing an artifact: TensorFlow traces the exported function (``keras.export.ExportArchive``)
+into a SavedModel, or tf2onnx converts the traced function to ONNX. Both need the TensorFlow Keras
+backend in this process (``export`` runs them in a TensorFlow subprocess for a model made on another
+backend, see :mod:`topdown_zoo.exporting._worker`). An artifact is written to a temporary path and
+moved into place by :func:`replace` only once its check passed."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Callable
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from topdown_zoo.errors import BackendError, ExportError
+from topdown_zoo.exporting.onnx_graph import (
+    bind_captured_constants,
+    fix_negative_conv_transpose_pads,
+    name_outputs,
+    onnx_opset,
+)
+from topdown_zoo.exporting.signature import InputSignature, forward_fn
+
+FORMATS = ("onnx", "saved_model")
+METADATA_KEY = "topdown_zoo"
+SAVED_MODEL_METADATA = Path("assets.extra") / "topdown_zoo.json"
+#: the pip package behind each module an export needs
+_PIP_NAMES = {"tensorflow": "tensorflow-cpu", "tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"}
+
+
+def check_option(what: str, value: Any, allowed: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``allowed``, else an :class:`ExportError` listing them."""
+    if value not in allowed:
+        raise ExportError(f"{what}={value!r} is not allowed; use one of: {', '.join(repr(a) for a in allowed)}")
+    return str(value)
+
+
+def _importable(module: str) -> bool:
+    try:
+        return find_spec(module) is not None
+    except (ImportError, ValueError, AttributeError):  # e.g. sys.modules[module] = None
+        return False
+
+
+def require_tools(fmt: str, check: bool) -> None:
+    """Raise :class:`BackendError` naming the fix when a package the export needs is missing."""
+    needed = ["tensorflow"] + (["tf2onnx", "onnx"] if fmt == "onnx" else [])
+    if check and fmt == "onnx":
+        needed.append("onnxruntime")
+    missing = [m for m in needed if not _importable(m)]
+    if missing:
+        raise BackendError(
+            f"exporting to {fmt} needs {', '.join(missing)} (TensorFlow traces the model for tf2onnx and "
+            f"SavedModel, whatever the Keras backend): pip install {' '.join(_PIP_NAMES[m] for m in missing)}")
+
+
+def write_artifact(model: Any, signature: InputSignature, outputs: str, fmt: str, path: Path, opset: int | None,
+                   metadata: dict[str, Any]) -> None:
+    """Trace ``model`` (TensorFlow backend) and write it to ``path`` as ONNX or a SavedModel."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise BackendError(f"writing a {fmt} artifact needs the tensorflow Keras backend, this process runs "
+                           f"{keras.backend.backend()}; use topdown_zoo.export(), which runs it in a subprocess")
+    forward = forward_fn(model, signature, outputs)
+    if fmt == "onnx":
+        _write_onnx(model, forward, signature, path, opset, metadata)
+    else:
+        _write_saved_model(model, forward, signature, path, metadata)
+
+
+def _archive(model: Any, forward: Callable[..., Any], signature: InputSignature) -> Any:
+    from keras.export import ExportArchive
+
+    archive = ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", forward, input_signature=signature.tensor_specs())
+    return archive
+
+
+def _write_saved_model(model: Any, forward: Callable[..., Any], signature: InputSignature, path: Path,
+                       metadata: dict[str, Any]) -> None:
+    archive = _archive(model, forward, signature)
+    _quietly(archive.write_out, str(path), verbose=False)
+    (path / SAVED_MODEL_METADATA).parent.mkdir(parents=True, exist_ok=True)
+    (path / SAVED_MODEL_METADATA).write_text(json.dumps(metadata, indent=2, default=str))
+
+
+def _write_onnx(model: Any, forward: Callable[..., Any], signature: InputSignature, path: Path, opset: int | None,
+                metadata: dict[str, Any]) -> None:
+    import onnx
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+    archive = _archive(model, forward, signature)
+    archive._filter_and_track_resources()
+    concrete = archive._get_concrete_fn("serve")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        patch_tf2onnx()  # numpy 2 compatibility, as Keras's own ONNX export does
+    try:
+        proto, _ = _quietly(tf2onnx.convert.from_function, concrete, input_signature=signature.tensor_specs(),
+                            opset=opset)
+    except Exception as err:  # noqa: BLE001 - tf2onnx raises plain exceptions
+        raise ExportError(f"tf2onnx could not convert {metadata['model']}: {type(err).__name__}: {err}") from err
+    traced = concrete.get_concrete_function() if hasattr(concrete, "get_concrete_function") else concrete
+    name_outputs(proto, traced)
+    fix_negative_conv_transpose_pads(proto.graph, onnx_opset(proto))
+    stray = bind_captured_constants(proto, traced, signature.names)
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(metadata, default=str)
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as err:
+        first = str(err).strip().splitlines()[0]
+        raise ExportError(
+            f"the ONNX graph of {metadata['model']} is not valid ONNX: {first} (tf2onnx 1.17 cannot convert this "
+            "TensorFlow op, e.g. random sampling at inference time); use format='saved_model'"
+        ) from err
+    if stray:
+        raise ExportError(
+            f"tf2onnx left tensors of {metadata['model']} unconnected (graph inputs {', '.join(stray)}) that are "
+            "neither the model's inputs nor constants it captures; use format='saved_model'"
+        )
+    onnx.save(proto, str(path))
+
+
+# ------------------------------------------------------------------------------ files
+def temporary_path(path: Path) -> Path:
+    """A hidden, unique name next to ``path`` for the artifact before its check."""
+    return path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+
+
+def replace(tmp: Path, path: Path) -> None:
+    """Move the checked artifact into place; an existing one is swapped out, then deleted."""
+    old = None
+    if path.exists() or path.is_symlink():
+        old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        if old is not None:
+            os.replace(old, path)
+        raise
+    if old is not None:
+        remove(old)
+
+
+def remove(p: Path) -> None:
+    """Delete a file or folder if it exists."""
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    elif p.exists() or p.is_symlink():
+        p.unlink()
+
+
+def _quietly(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn`` with TensorFlow / tf2onnx's INFO logging turned down."""
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("tf2onnx", "tensorflow")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
