@@ -54,7 +54,7 @@ def front_matter(spec=None, metrics: Mapping[str, Any] | None = None, *, model_n
     name = model_name or (spec.name if spec is not None else "topdown_zoo model")
     pipeline_tag, task_type = _task_tags(spec)
     run = dict((metrics or {}).get("_run") or {})
-    dataset_key = spec.dataset if spec is not None else run.get("dataset")
+    dataset_key = str(spec.dataset if spec is not None else run.get("dataset") or "")
     dataset_id, dataset_name = DATASETS.get(dataset_key, (dataset_key, dataset_key))
     tags = ["keras", "topdown-zoo", "top-down-feedback"]
     if spec is not None:
@@ -142,7 +142,8 @@ def render(spec=None, metrics: Mapping[str, Any] | None = None, recipe: Mapping[
 
     lines += ["## Results", ""]
     split = run.get("split", "test")
-    count = next((int(metrics[k]) for k in COUNT_KEYS if isinstance((metrics or {}).get(k), (int, float))), None)
+    found = dict(metrics or {})
+    count = next((int(found[k]) for k in COUNT_KEYS if isinstance(found.get(k), (int, float))), None)
     if results:
         lines += [f"Measured by this project (`metrics.json`, {split} split"
                   + (f" of {run['dataset']}" if run.get("dataset") else "")

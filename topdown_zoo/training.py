@@ -95,10 +95,10 @@ class _NoScope:
     def __init__(self, replicas: int = 1) -> None:
         self.num_replicas_in_sync = replicas
 
-    def scope(self) -> "_NoScope":
+    def scope(self) -> _NoScope:
         return self
 
-    def __enter__(self) -> "_NoScope":
+    def __enter__(self) -> _NoScope:
         return self
 
     def __exit__(self, *exc: object) -> None:

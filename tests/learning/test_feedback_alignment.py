@@ -1,13 +1,19 @@
 """Feedback alignment and direct feedback alignment, as local rules, against their definitions
 (every backend: the hand-written backward pass runs on keras.ops)."""
+import keras
 import numpy as np
 import pytest
-import keras
-
 from autodiff_reference import autodiff_gradients
+
 from topdown_zoo.errors import ConfigError, TopdownZooError
 from topdown_zoo.learning.feedback_alignment import (
-    FeedbackAlignmentModel, blocks, chain_layers, dfa_updates, fa_updates, output_error, with_feedback_alignment,
+    FeedbackAlignmentModel,
+    blocks,
+    chain_layers,
+    dfa_updates,
+    fa_updates,
+    output_error,
+    with_feedback_alignment,
 )
 
 pytestmark = pytest.mark.backends

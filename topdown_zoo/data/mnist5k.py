@@ -8,7 +8,7 @@ Preprocessing: float32 pixels in [0, 1], shape (28, 28, 1).
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ def _all_arrays() -> tuple[np.ndarray, np.ndarray]:
         return data["images"], data["labels"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def split_indices(split: str) -> np.ndarray:
     """Indices of ``split`` in the 5,000 digits: stratified, fixed by seed 0, disjoint."""
     _, labels = _all_arrays()

@@ -82,7 +82,8 @@ def color_mnist(split, smoke=False, p_train=0.9, p_test=0.1, source="tfds", data
         if smoke:
             ds = ds.take(SMOKE)
         pairs = list(tfds.as_numpy(ds))
-        x = np.stack([p[0] for p in pairs]); y = np.asarray([p[1] for p in pairs])
+        x = np.stack([p[0] for p in pairs])
+        y = np.asarray([p[1] for p in pairs])
     p = p_test if split == "test" else p_train
     images, _ = colorize(x, y, p, seed={"train": 0, "validation": 1, "test": 2}[split])
     return tf.data.Dataset.from_tensor_slices((images, np.asarray(y, dtype="int32")))
@@ -100,7 +101,8 @@ def cinic10(split="test", smoke=False, data_dir=None):
     files, labels = [], []
     for idx, cls in enumerate(CINIC_CLASSES):
         found = sorted(str(p) for p in (folder / cls).glob("*.png"))
-        files += found; labels += [idx] * len(found)
+        files += found
+        labels += [idx] * len(found)
     if smoke:
         files, labels = files[:SMOKE], labels[:SMOKE]
 

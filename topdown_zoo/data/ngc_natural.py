@@ -10,7 +10,7 @@ Labels are the index of the source image (unused by the models).
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -26,7 +26,7 @@ PREPROCESSING = {"source": "scikit-image sample photographs", "scale": "x / 255"
                  "layout": "NHWC", "shape": [32, 32, 3]}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _image(name: str) -> np.ndarray:
     import skimage.data
 
@@ -54,7 +54,7 @@ def _patches(names, band, count, seed) -> tuple[np.ndarray, np.ndarray]:
     return x.astype("float32"), y
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_arrays(split: str, smoke: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(patches (N, 32, 32, 3) in [0, 1], source-image index (N,)) of ``split``."""
     if split not in BANDS:
@@ -63,7 +63,7 @@ def load_arrays(split: str, smoke: bool = False) -> tuple[np.ndarray, np.ndarray
     return _patches(TRAIN_IMAGES, BANDS[split], SMOKE if smoke else COUNTS[split], seed)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_ood_arrays(smoke: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Patches of the held-out photographs (whole images), for out-of-distribution reconstruction."""
     return _patches(OOD_IMAGES, (0.0, 1.0), SMOKE if smoke else COUNTS["ood"], 3)

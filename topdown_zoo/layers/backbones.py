@@ -23,7 +23,7 @@ BN_MOMENTUM = 0.9
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class BasicBlock(layers.Layer):
+class BasicBlock(layers.Layer):  # type: ignore[misc]
     """ResNet basic block (He et al. 2016): two 3×3 conv-BN with an identity or 1×1 shortcut."""
 
     def __init__(self, filters: int, stride: int = 1, **kwargs: Any) -> None:
@@ -31,10 +31,11 @@ class BasicBlock(layers.Layer):
         self.filters = check_int("filters", filters, 1)
         self.stride = check_int("stride", stride, 1)
 
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple[Any, ...]) -> None:
         input_shape = tuple(input_shape)
         policy = self.dtype_policy
-        self.conv1 = layers.Conv2D(self.filters, 3, self.stride, padding="same", use_bias=False, dtype=policy, name="conv1")
+        self.conv1 = layers.Conv2D(self.filters, 3, self.stride, padding="same", use_bias=False, dtype=policy,
+                                   name="conv1")
         self.bn1 = layers.BatchNormalization(momentum=BN_MOMENTUM, dtype=policy, name="bn1")
         self.conv2 = layers.Conv2D(self.filters, 3, 1, padding="same", use_bias=False, dtype=policy, name="conv2")
         self.bn2 = layers.BatchNormalization(momentum=BN_MOMENTUM, dtype=policy, name="bn2")
@@ -56,7 +57,7 @@ class BasicBlock(layers.Layer):
         shortcut = self.proj_bn(self.proj(x), training=training) if self.has_projection else x
         return keras.ops.relu(out + shortcut)
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple | None:
+    def compute_output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...] | None:
         return self.conv1.compute_output_shape(tuple(input_shape)) if self.built else None
 
     def get_config(self) -> dict[str, Any]:
@@ -95,7 +96,8 @@ def standard_cnn(
             name=f"block{i}",
         )
         stages.append((f"block{i}", block))
-    head_layers = [layers.Flatten(dtype=dtype, name="flatten"), layers.Dense(dense_units, activation="relu", dtype=dtype, name="fc1")]
+    head_layers = [layers.Flatten(dtype=dtype, name="flatten"),
+                   layers.Dense(dense_units, activation="relu", dtype=dtype, name="fc1")]
     if dropout:
         head_layers.append(layers.Dropout(dropout, dtype=dtype, name="dropout"))
     head_layers.append(layers.Dense(num_classes, dtype=dtype, name="logits"))
@@ -150,8 +152,9 @@ DEFAULT_TAPS = {
 
 def make_backbone(name: str, **kwargs: Any) -> list[tuple[str, layers.Layer]]:
     """The stages of backbone ``name`` (``"standard_cnn"`` or ``"resnet18"``) built from ``kwargs``."""
-    builder = BACKBONES[check_choice("backbone", name, BACKBONES)]
+    builder: Any = BACKBONES[check_choice("backbone", name, BACKBONES)]
     try:
-        return builder(**kwargs)
+        stages: list[tuple[str, layers.Layer]] = builder(**kwargs)
     except TypeError as err:
         raise ConfigError(f"bad backbone_config for {name!r}: {err}") from None
+    return stages

@@ -76,4 +76,5 @@ class StepLossTraining(RuleTraining):
         from keras.src.losses import loss as loss_module
 
         self._loss_tracker.update_state(loss_module.unscale_loss_for_distribution(loss), sample_weight=ops.shape(x)[0])
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        logs: dict[str, Any] = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return logs

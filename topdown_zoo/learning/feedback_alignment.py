@@ -107,7 +107,8 @@ def _check_supported(layer: keras.layers.Layer) -> None:
 def blocks(layers: Sequence[keras.layers.Layer]) -> list[list[keras.layers.Layer]]:
     """Split the chain into blocks, each starting at a Dense/Conv2D layer (layers before the first
     one join the first block)."""
-    out, current = [], []
+    out: list[list[keras.layers.Layer]] = []
+    current: list[keras.layers.Layer] = []
     for layer in layers:
         if isinstance(layer, PARAM_LAYERS) and any(isinstance(l, PARAM_LAYERS) for l in current):
             out.append(current)
@@ -194,7 +195,7 @@ def _bn_broadcast(layer: keras.layers.Layer, v: Any, rank: int) -> Any:
     return ops.reshape(v, shape)
 
 
-def _batch_norm_cache(layer: keras.layers.Layer, h: Any, batch: bool) -> tuple:
+def _batch_norm_cache(layer: keras.layers.Layer, h: Any, batch: bool) -> tuple[Any, ...]:
     x = ops.cast(h, "float32")
     rank = len(x.shape)
     if batch:
@@ -206,7 +207,7 @@ def _batch_norm_cache(layer: keras.layers.Layer, h: Any, batch: bool) -> tuple:
     return h, (x - mean) * inv, inv, batch
 
 
-def forward_chain(layers: Sequence[keras.layers.Layer], x: Any, training: bool = True) -> tuple[Any, list]:
+def forward_chain(layers: Sequence[keras.layers.Layer], x: Any, training: bool = True) -> tuple[Any, list[Any]]:
     """The chain's output and, per layer, what its backward step needs."""
     h, caches = x, []
     for layer in layers:
@@ -243,7 +244,7 @@ def _pool_backward(layer: keras.layers.Layer, h: Any, out: Any, delta: Any) -> A
         hp = ops.pad(h, [[0, 0], [top, size[0] - top - H], [left, size[1] - left - W], [0, 0]], constant_values=low)
         taken = ops.zeros_like(out, dtype="bool")
     delta = ops.cast(delta, h.dtype)
-    grad = None
+    grad: Any = None
     for dy in range(ph):
         for dx in range(pw):
             if is_max:
@@ -294,7 +295,7 @@ def _backward(layer: keras.layers.Layer, cache: Any, delta: Any, feedback: Any,
     return _pool_backward(layer, h, out, delta), []
 
 
-def _batch_norm_backward(layer: keras.layers.Layer, cache: tuple, delta: Any) -> tuple[Any, Pairs]:
+def _batch_norm_backward(layer: keras.layers.Layer, cache: tuple[Any, ...], delta: Any) -> tuple[Any, Pairs]:
     """y = γ x̂ + β with x̂ = (h − μ)/σ: Δγ = Σ δ x̂, Δβ = Σ δ, and δh (batch statistics: the mean
     and variance depend on h too)."""
     h, x_hat, inv, batch = cache
@@ -339,7 +340,8 @@ def output_error(loss: Any, y: Any, logits: Any, sample_weight: Any = None) -> A
         if len(labels.shape) == len(logits.shape):
             labels = ops.squeeze(labels, axis=-1)
         e = ops.softmax(logits, axis=-1) - ops.one_hot(labels, int(logits.shape[-1]), dtype="float32")
-    elif isinstance(loss, keras.losses.CategoricalCrossentropy) and loss.from_logits and loss.axis in (-1, len(logits.shape) - 1):
+    elif isinstance(loss, keras.losses.CategoricalCrossentropy) and loss.from_logits \
+            and loss.axis in (-1, len(logits.shape) - 1):
         target = ops.cast(y, "float32")
         if loss.label_smoothing:
             target = target * (1.0 - loss.label_smoothing) + loss.label_smoothing / int(logits.shape[-1])
@@ -367,7 +369,7 @@ def output_error(loss: Any, y: Any, logits: Any, sample_weight: Any = None) -> A
 
 
 # ---------------------------------------------------------------------------- the rules
-def fa_updates(layers: Sequence[keras.layers.Layer], feedbacks: dict, x: Any, y: Any, loss: Any,
+def fa_updates(layers: Sequence[keras.layers.Layer], feedbacks: dict[str, Any], x: Any, y: Any, loss: Any,
                sample_weight: Any = None) -> tuple[Any, Any, Pairs]:
     """Feedback alignment: ``feedbacks`` maps a Dense/Conv2D layer's name to its B (kernel's shape;
     a layer without one — the first — uses its own kernel). Returns (loss, logits, [(variable, update)])."""
@@ -377,7 +379,7 @@ def fa_updates(layers: Sequence[keras.layers.Layer], feedbacks: dict, x: Any, y:
     return loss(y, logits, sample_weight), logits, pairs
 
 
-def dfa_updates(layers: Sequence[keras.layers.Layer], feedbacks: dict, x: Any, y: Any, loss: Any,
+def dfa_updates(layers: Sequence[keras.layers.Layer], feedbacks: dict[str, Any], x: Any, y: Any, loss: Any,
                 sample_weight: Any = None) -> tuple[Any, Any, Pairs]:
     """Direct feedback alignment: ``feedbacks`` maps the name of each hidden block's first layer to
     its B_l (classes × size of the block's output). Returns (loss, logits, [(variable, update)])."""
@@ -412,7 +414,7 @@ def feedback_shapes(layers: Sequence[keras.layers.Layer], rule: str, input_shape
         for part in blocks(layers):
             for layer in part:
                 shape = layer.compute_output_shape(shape)
-            sizes.append((part[0].name, int(np.prod(shape[1:]))))
+            sizes.append((part[0].name, int(np.prod(np.asarray(shape[1:], dtype="int64")))))
         classes = num_outputs or sizes[-1][1]
         return {name: (classes, size) for name, size in sizes[:-1]}
     return {}
@@ -446,14 +448,10 @@ class FeedbackAlignmentModel(RuleTraining, ZooModel):
         self.rule = rule
         self.seed = check_int("seed", seed, 0)
         self.feedback_scale = check_float("feedback_scale", feedback_scale)
-        self.feedbacks = {}
+        self.feedbacks: dict[str, Any] = {}
+        self.learning_rule = "objective" if rule == "backprop" else "local"
 
-    @property
-    def learning_rule(self) -> str:
-        """``"local"`` for FA / DFA, ``"objective"`` (autodiff) for the backprop control."""
-        return "objective" if self.rule == "backprop" else "local"
-
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple[Any, ...]) -> None:
         input_shape = (None,) + tuple(input_shape)[1:]
         if not self.network.built:
             self.network.build(input_shape)
@@ -472,7 +470,7 @@ class FeedbackAlignmentModel(RuleTraining, ZooModel):
                                                    trainable=False, name=f"feedback_{name}")
         self.built = True
 
-    def _check_chain(self, input_shape: tuple) -> None:
+    def _check_chain(self, input_shape: tuple[Any, ...]) -> None:
         shape = tuple(2 if s is None else s for s in input_shape)
         x = np.random.default_rng(0).normal(size=shape).astype("float32")
         h = x
@@ -504,7 +502,7 @@ class FeedbackAlignmentModel(RuleTraining, ZooModel):
                 "rule": self.rule, "seed": self.seed, "feedback_scale": self.feedback_scale}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "FeedbackAlignmentModel":
+    def from_config(cls, config: dict[str, Any]) -> FeedbackAlignmentModel:
         config = dict(config)
         config["network"] = keras.saving.deserialize_keras_object(config["network"])
         return cls(**config)

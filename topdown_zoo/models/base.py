@@ -195,7 +195,7 @@ class ZooModel(keras.Model):
         return []
 
     # ------------------------------------------------------------------ rebuilding
-    def with_config(self, **changes: Any) -> "ZooModel | None":
+    def with_config(self, **changes: Any) -> ZooModel | None:
         """A built copy with ``changes`` applied to the config and this model's weights, or
         ``None`` when the weights no longer fit (e.g. per-step parameters)."""
         config = {**self.get_config(), **changes}

@@ -11,8 +11,9 @@ from topdown_zoo.errors import ConfigError, InputSpecError
 from topdown_zoo.learning import counter_hebb as ch
 from topdown_zoo.learning.counter_hebb_modes import mode_updates
 from topdown_zoo.models.base import InputSpec
-from topdown_zoo.models.butd import BUTDModel, build_butd
+from topdown_zoo.models.butd.bodies import build_butd
 from topdown_zoo.models.butd.layers import bu_conv2d, galu, td_conv2d, td_dense
+from topdown_zoo.models.butd.model import BUTDModel
 
 pytestmark = pytest.mark.backends
 

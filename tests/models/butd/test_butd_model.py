@@ -2,9 +2,9 @@
 
 The backend-neutral tests (equations, the four modes' training steps, the contract, the shipped
 weights) are in test_butd_backends.py."""
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 from keras import layers
 
@@ -124,8 +124,9 @@ def test_asymmetric_training_brings_bu_and_td_weights_together():
     final = {}
     for decay in (0.05, 0.0):
         keras.utils.set_random_seed(0)
-        m = BUTDModel([layers.Dense(32, activation="relu", use_bias=False), layers.Dense(16, activation="relu", use_bias=False)],
-                      num_tasks=2, num_classes=3, mode="asymmetric", weight_decay=decay)
+        body = [layers.Dense(32, activation="relu", use_bias=False),
+                layers.Dense(16, activation="relu", use_bias=False)]
+        m = BUTDModel(body, num_tasks=2, num_classes=3, mode="asymmetric", weight_decay=decay)
         m((x[:2], task[:2]))
         m.compile(optimizer=keras.optimizers.SGD(0.1))
         sim = [_cosine(m)]
@@ -139,8 +140,8 @@ def test_asymmetric_training_brings_bu_and_td_weights_together():
 
 
 def test_round_trip_and_graph_mode(tmp_path):
-    m = _model(body=_conv_body()[:2] + [layers.BatchNormalization(), layers.Flatten(), layers.Dense(6, activation="relu")],
-               mode="asymmetric")
+    body = _conv_body()[:2] + [layers.BatchNormalization(), layers.Flatten(), layers.Dense(6, activation="relu")]
+    m = _model(body=body, mode="asymmetric")
     m.compile(optimizer=keras.optimizers.Adam(1e-3))
     m.fit(_toy_data(n=32), epochs=1, verbose=0)  # graph-mode train_step (tf.function)
     x, t = tf.random.uniform((5, 11, 11, 1)), tf.constant([0, 1, 0, 1, 1])
@@ -149,5 +150,6 @@ def test_round_trip_and_graph_mode(tmp_path):
     m2 = keras.saving.load_model(path)
     np.testing.assert_allclose(m2((x, t)).numpy(), m((x, t)).numpy(), atol=1e-6)
     assert m2.mode == "asymmetric"
-    f = tf.function(lambda a, b: m((a, b)), input_signature=[tf.TensorSpec((None, 11, 11, 1)), tf.TensorSpec((None,), tf.int32)])
+    signature = [tf.TensorSpec((None, 11, 11, 1)), tf.TensorSpec((None,), tf.int32)]
+    f = tf.function(lambda a, b: m((a, b)), input_signature=signature)
     np.testing.assert_allclose(f(x, t).numpy(), m((x, t)).numpy(), atol=1e-6)

@@ -6,9 +6,9 @@ import pytest
 pytestmark = pytest.mark.backends
 to_np = keras.ops.convert_to_numpy
 
-from topdown_zoo.models.cbl.adapters import ConcatConvAdapter, FiLMAdapter, GatingAdapter
 from topdown_zoo.errors import ConfigError
 from topdown_zoo.learning.bptt import resolve_step_weights, step_weighted_loss
+from topdown_zoo.models.cbl.adapters import ConcatConvAdapter, FiLMAdapter, GatingAdapter
 from topdown_zoo.models.cbl.model import CBLModel, build_cbl, build_feedforward
 
 TINY = {"backbone": "standard_cnn", "backbone_config": {"num_classes": 3, "widths": [4, 4, 6, 6], "dense_units": 8}}
@@ -147,7 +147,8 @@ def test_every_adapter_and_context_variable_gets_a_nonzero_gradient(adapter):
     """One BPTT step (eq. 9) of plain SGD through the backend's own training step moves every
     feedback parameter, i.e. each has a non-zero gradient."""
     model = tiny_cbl(iterations=2, adapter=adapter, alpha=0.2, alpha_trainable=True)
-    model.compile(optimizer=keras.optimizers.SGD(100.0), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=keras.optimizers.SGD(100.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = batch(8)
     feedback_vars = [v for a in model.adapters for v in a.trainable_weights]
     feedback_vars += model.context.trainable_weights + [model.alpha_logits]

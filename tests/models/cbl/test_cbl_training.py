@@ -12,7 +12,8 @@ import pytest
 from topdown_zoo.data.mnist5k import load_arrays
 from topdown_zoo.models.cbl.model import build_cbl
 
-SMALL = {"backbone": "standard_cnn", "backbone_config": {"num_classes": 10, "widths": [8, 8, 16, 16], "dense_units": 16},
+SMALL = {"backbone": "standard_cnn",
+         "backbone_config": {"num_classes": 10, "widths": [8, 8, 16, 16], "dense_units": 16},
          "iterations": 2, "context_dim": 8}
 
 
@@ -31,7 +32,8 @@ def _loss(model, x, y):
 def test_bptt_training_lowers_the_loss_under_each_dtype_policy(policy):
     keras.config.set_dtype_policy(policy)
     model = build_cbl((28, 28, 1), **SMALL)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     if policy == "mixed_float16":
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     x, y = _fixed_batch()

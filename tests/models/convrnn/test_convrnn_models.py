@@ -1,9 +1,9 @@
 """BL/BLT, the gated ConvRNN and the feedback network: unrolling, readouts, losses, serialization."""
+import keras
 import numpy as np
 import pytest
-import keras
-
 from convrnn_reference import feedforward_first_step
+
 from topdown_zoo.errors import ConfigError, TopdownZooError
 from topdown_zoo.models.convrnn.base import resolve_time_weights
 from topdown_zoo.models.convrnn.blt import RecurrentCNN, build_recurrent_cnn

@@ -1,17 +1,17 @@
 """The feed-forward ImageNet stem of the gated ConvRNN and the feedback network (224 → 56 before
 the recurrent layers), and the ImageNet registry entries built on it."""
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
+from convrnn_reference import feedforward_first_step
 
 import topdown_zoo as tz
-from convrnn_reference import feedforward_first_step
 from topdown_zoo.errors import TopdownZooError
-from topdown_zoo.registry import get_spec
 from topdown_zoo.models.convrnn.base import ImageNetStem
 from topdown_zoo.models.convrnn.convrnn import build_gated_convrnn
 from topdown_zoo.models.convrnn.feedback import build_feedback_network
+from topdown_zoo.registry import get_spec
 
 X = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
 TINY = dict(widths=[4, 6], num_classes=5, stem="imagenet", stem_width=3)

@@ -1,7 +1,4 @@
 """BU-TD: a bottom-up network and its mirrored top-down network for Counter-Hebbian learning and
-task attention (Top-Down Network Combines Back-Propagation with Attention)."""
-from topdown_zoo.models.butd.bodies import BODIES, build_butd
-from topdown_zoo.models.butd.mirror import mirror
-from topdown_zoo.models.butd.model import BUTDModel
+task attention (``mirror.py``, ``model.py``, ``bodies.py``).
 
-__all__ = ["BODIES", "BUTDModel", "build_butd", "mirror"]
+Kept import-free so that listing the registry never imports Keras."""

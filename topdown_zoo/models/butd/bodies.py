@@ -39,14 +39,15 @@ def resnet18_body(widths: Sequence[int] = (64, 128, 256, 512), stem: str = "cifa
            layers.ReLU(dtype=dtype, name="stem_relu")]
     for i, width in enumerate(widths, start=1):
         stride = 1 if i == 1 else 2
-        out += [BasicBlock(width, stride, dtype=dtype, name=f"s{i}b1"), BasicBlock(width, 1, dtype=dtype, name=f"s{i}b2")]
+        out += [BasicBlock(width, stride, dtype=dtype, name=f"s{i}b1"),
+                BasicBlock(width, 1, dtype=dtype, name=f"s{i}b2")]
     return out + [layers.Flatten(dtype=dtype, name="flatten")]
 
 
 BODIES: dict[str, Callable[..., list[Any]]] = {"multimnist": multimnist_body, "resnet18": resnet18_body}
 
 
-def build_butd(input_shape: Sequence[int], body: str = "multimnist", body_config: dict | None = None,
+def build_butd(input_shape: Sequence[int], body: str = "multimnist", body_config: dict[str, Any] | None = None,
                num_tasks: int = 2, num_classes: int = 10, multi_decoder: bool = False, loss: str = "softmax",
                mode: str = "symmetric", weight_decay: float | None = None, noise_std: float = 0.01,
                td_seed: int = 1234, **kwargs: Any) -> BUTDModel:

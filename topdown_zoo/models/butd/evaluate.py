@@ -19,12 +19,12 @@ def _predict_correct(model: Any, x: np.ndarray, task: int, labels: np.ndarray) -
     t = np.full((len(x),), task, dtype="int32")
     logits = ops.convert_to_numpy(model((x, t), training=False))
     if model.loss_name == "softmax":
-        return logits.argmax(-1) == np.asarray(labels)
-    return (logits.reshape(-1) > 0).astype("int32") == np.asarray(labels).astype("int32")
+        return np.asarray(logits.argmax(-1) == np.asarray(labels))
+    return np.asarray((logits.reshape(-1) > 0).astype("int32") == np.asarray(labels).astype("int32"))
 
 
 def evaluate_butd(model: Any, spec: ModelSpec, *, smoke: bool = False, batch_size: int = 256, split: str = "test",
-                  data_options: dict | None = None, subnetworks: bool = True, **_: Any) -> dict[str, float]:
+                  data_options: dict[str, Any] | None = None, subnetworks: bool = True, **_: Any) -> dict[str, float]:
     from topdown_zoo.models.butd import subnetworks as subnet
 
     options = dict(data_options or {})

@@ -61,7 +61,7 @@ class GaLU(keras.layers.Layer):
         x, gate = inputs
         return galu(x, gate)
 
-    def compute_output_shape(self, input_shape: Sequence[Any]) -> tuple:
+    def compute_output_shape(self, input_shape: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(input_shape[0])
 
 

@@ -62,12 +62,12 @@ class PassContext:
 class Node:
     """One mirrored piece of the BU network: ``bu`` (eq. 1), ``td`` (eq. 2), ``updates`` (eq. 4)."""
 
-    def build(self, shape: Sequence[Any]) -> tuple:
+    def build(self, shape: Sequence[Any]) -> tuple[Any, ...]:
         self.in_shape = tuple(shape)
         self.out_shape = self._out_shape(self.in_shape)
         return self.out_shape
 
-    def _out_shape(self, shape: tuple) -> tuple:
+    def _out_shape(self, shape: tuple[Any, ...]) -> tuple[Any, ...]:
         return shape
 
     def bu(self, x: Any, ctx: PassContext) -> Any:
@@ -80,8 +80,13 @@ class Node:
         """(BU variable, eq.-4 update) pairs after a learn pass."""
         return []
 
-    def linear_nodes(self) -> list["Node"]:
+    def linear_nodes(self) -> list[Node]:
         return [self]
+
+    @property
+    def kernel(self) -> Any:
+        """The BU kernel of a dense / conv node (the one its TD mirror transposes)."""
+        raise TypeError(f"{type(self).__name__} has no kernel")
 
 
 class DenseNode(Node):
@@ -90,7 +95,7 @@ class DenseNode(Node):
     def __init__(self, layer: layers.Dense) -> None:
         self.layer = layer
 
-    def _out_shape(self, shape: tuple) -> tuple:
+    def _out_shape(self, shape: tuple[Any, ...]) -> tuple[Any, ...]:
         if len(shape) != 2:
             raise ConfigError(f"BU-TD: Dense layer {self.layer.name!r} needs a flat input (add Flatten); got {shape}")
         return (None, self.layer.units)
@@ -124,14 +129,15 @@ class ConvNode(Node):
 
     def __init__(self, layer: layers.Conv2D) -> None:
         self.layer = layer
-        if tuple(layer.dilation_rate) != (1, 1) or getattr(layer, "groups", 1) != 1 or layer.data_format != "channels_last":
+        plain = tuple(layer.dilation_rate) == (1, 1) and getattr(layer, "groups", 1) == 1
+        if not plain or layer.data_format != "channels_last":
             raise ConfigError(f"BU-TD: Conv2D {layer.name!r} must have dilation 1, groups 1 and channels_last")
         if layer.strides[0] != layer.strides[1]:
             raise ConfigError(f"BU-TD: Conv2D {layer.name!r} needs equal strides, got {layer.strides}")
         self.stride = int(layer.strides[0])
         self.padding = layer.padding
 
-    def _out_shape(self, shape: tuple) -> tuple:
+    def _out_shape(self, shape: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple(self.layer.compute_output_shape(shape))
 
     def bu(self, x: Any, ctx: PassContext) -> Any:
@@ -167,7 +173,7 @@ class BatchNormNode(Node):
         if not layer.center or not layer.scale:
             raise ConfigError(f"BU-TD: BatchNormalization {layer.name!r} needs center=True and scale=True")
 
-    def _out_shape(self, shape: tuple) -> tuple:
+    def _out_shape(self, shape: tuple[Any, ...]) -> tuple[Any, ...]:
         if self.layer.axis not in (-1, len(shape) - 1, [len(shape) - 1]):
             raise ConfigError(f"BU-TD: BatchNormalization {self.layer.name!r} must normalise the last axis")
         if not self.td_layer.built:
@@ -186,7 +192,8 @@ class BatchNormNode(Node):
         y = x_hat * ops.cast(self.layer.gamma, x.dtype) + ops.cast(self.layer.beta, x.dtype)
         if ctx.training:  # the BU norm's running statistics, as keras' BatchNormalization keeps them
             m = self.layer.momentum
-            self.layer.moving_mean.assign(self.layer.moving_mean * m + ops.cast(ops.stop_gradient(mean), "float32") * (1 - m))
+            self.layer.moving_mean.assign(
+                self.layer.moving_mean * m + ops.cast(ops.stop_gradient(mean), "float32") * (1 - m))
             self.layer.moving_variance.assign(
                 self.layer.moving_variance * m + ops.cast(ops.stop_gradient(var), "float32") * (1 - m))
         ctx.cache[id(self)] = {"x_hat": x_hat, "inv": inv, "axes": axes}
@@ -214,7 +221,7 @@ class FlattenNode(Node):
     def __init__(self, layer: layers.Flatten) -> None:
         self.layer = layer
 
-    def _out_shape(self, shape: tuple) -> tuple:
+    def _out_shape(self, shape: tuple[Any, ...]) -> tuple[Any, ...]:
         n = 1
         for d in shape[1:]:
             n *= int(d)
@@ -255,7 +262,7 @@ class ResidualNode(Node):
     def __init__(self, main: Sequence[Node], shortcut: Sequence[Node], name: str) -> None:
         self.main, self.shortcut, self.name = list(main), list(shortcut), name
 
-    def build(self, shape: Sequence[Any]) -> tuple:
+    def build(self, shape: Sequence[Any]) -> tuple[Any, ...]:
         self.in_shape = tuple(shape)
         s = tuple(shape)
         for n in self.main:
@@ -305,7 +312,7 @@ def flat_nodes(nodes: Sequence[Node]) -> list[Node]:
     return out
 
 
-def build_layers(bu_layers: Sequence[Any], shape: Sequence[Any]) -> tuple:
+def build_layers(bu_layers: Sequence[Any], shape: Sequence[Any]) -> tuple[Any, ...]:
     """Builds the BU layers in order (BasicBlock needs its input shape to create its sub-layers)."""
     shape = tuple(shape)
     for layer in bu_layers:

@@ -33,8 +33,18 @@ from topdown_zoo.learning.counter_hebb_modes import MODES, mode_updates
 from topdown_zoo.learning.trainer import RuleTraining
 from topdown_zoo.models.base import InputSpec, Prediction, ZooModel
 from topdown_zoo.models.butd.layers import TDKernels, galu, td_dense
-from topdown_zoo.models.butd.mirror import (ConvNode, DenseNode, Node, PassContext, ReLUNode, build_layers,
-                                            flat_nodes, mirror, run_bu, run_td)
+from topdown_zoo.models.butd.mirror import (
+    ConvNode,
+    DenseNode,
+    Node,
+    PassContext,
+    ReLUNode,
+    build_layers,
+    flat_nodes,
+    mirror,
+    run_bu,
+    run_td,
+)
 
 _PACKAGE = "topdown_zoo"
 #: what ``ops.convert_to_numpy`` raises for a traced / symbolic tensor on each backend
@@ -105,7 +115,7 @@ class BUTDModel(RuleTraining, ZooModel):
         image_shape = tuple(input_shape[0]) if isinstance(input_shape[0], (tuple, list)) else input_shape
         self.image_shape = (None,) + tuple(image_shape[1:])
         build_layers(self.bu_layers, self.image_shape)
-        self.td_norms: dict = {}
+        self.td_norms: dict[str, Any] = {}
         self.nodes = mirror(self.bu_layers, self.td_norms, dtype=self.dtype_policy)
         shape = self.image_shape
         for n in self.nodes:
@@ -219,7 +229,8 @@ class BUTDModel(RuleTraining, ZooModel):
         return ops.cast(logits, "float32")
 
     # ---------------------------------------------------------------- learning (eq. 4)
-    def counter_hebb_updates(self, x: Any, task: Any, y: Any, training: bool = True) -> tuple[Any, Any, list]:
+    def counter_hebb_updates(self, x: Any, task: Any, y: Any,
+                             training: bool = True) -> tuple[Any, Any, list[tuple[Any, Any]]]:
         """Algorithm 2 steps 1–4 and the raw eq.-4 updates of the BU weights:
         (loss, logits, [(variable, update)]). The updates are descent directions (see
         :mod:`topdown_zoo.learning.counter_hebb`); :meth:`local_updates` distributes them per mode."""

@@ -4,6 +4,8 @@
 test accuracy); they were not measured by this project. Our measured numbers live in
 ``hub/<name>/metrics.json``.
 """
+from typing import Any, Mapping
+
 from topdown_zoo.data.butd_celeba import PREPROCESSING as CELEBA_PREP
 from topdown_zoo.data.butd_multimnist import PREPROCESSING as MM5K_PREP
 from topdown_zoo.data.butd_multimnist import TFDS_PREPROCESSING as MM_PREP
@@ -16,12 +18,17 @@ _MM = {"body": "multimnist", "body_config": {"channels": 64, "hidden": 50}, "num
        "loss": "softmax"}
 _CELEBA = {"body": "resnet18", "body_config": {"widths": [64, 128, 256, 512], "stem": "cifar"}, "num_tasks": 40,
            "num_classes": 1, "loss": "sigmoid"}
+#: small models of the same architectures, for the contract tests
+_SMALL: dict[str, dict[str, Any]] = {"multimnist": {"body_config": {"channels": 4, "hidden": 8}},
+          "resnet18": {"body_config": {"widths": [4, 4, 4, 4]}}}
 
 
-def _spec(name, config, dataset, shape, prep, what, paper=None, weights=None):
+def _spec(name: str, config: dict[str, Any], dataset: str, shape: tuple[int, ...], prep: Mapping[str, Any], what: str,
+          paper: dict[str, str] | None = None, weights: str | None = None) -> ModelSpec:
     return ModelSpec(name=name, family="butd", builder=_BUILD, config=config, input_shape=shape, dataset=dataset,
                      recipe=f"{name}.yaml", task="multitask", preprocessing=prep, evaluator=_EVAL, paper=PAPER,
-                     input_range=(0.0, 1.0), paper_results=paper or {}, weights=weights, description=what)
+                     input_range=(0.0, 1.0), paper_results=paper or {}, weights=weights, description=what,
+                     test_config=_SMALL[str(config["body"])])
 
 
 PRESETS = [

@@ -61,7 +61,7 @@ def flat_metrics(model: Any, task_names: Sequence[str] | None = None) -> dict[st
     return {f"subnet_{layer}_{k}": v for layer, row in stats(model, task_names).items() for k, v in row.items()}
 
 
-def plot(history: list[dict], out_path: Path, title: str = "") -> None:
+def plot(history: list[dict[str, Any]], out_path: Path, title: str = "") -> None:
     """Rows: fraction active (per task, solid/dashed), IoU between tasks; one line per layer."""
     import matplotlib
 
@@ -88,7 +88,7 @@ def plot(history: list[dict], out_path: Path, title: str = "") -> None:
     plt.close(fig)
 
 
-def analyse_run(run_dir: str | Path, model_name: str | None = None) -> list[dict]:
+def analyse_run(run_dir: str | Path, model_name: str | None = None) -> list[dict[str, Any]]:
     import yaml
 
     from topdown_zoo.api import create

@@ -1,4 +1,3 @@
-"""Contextual Backpropagation Loops (CBL) and their feed-forward baselines."""
-from topdown_zoo.models.cbl.model import CBLModel, FeedforwardClassifier, build_cbl, build_feedforward
+"""Contextual Backpropagation Loops (CBL) and their feed-forward baselines: ``model.py``.
 
-__all__ = ["CBLModel", "FeedforwardClassifier", "build_cbl", "build_feedforward"]
+Kept import-free so that listing the registry never imports Keras."""

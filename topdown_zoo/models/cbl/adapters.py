@@ -23,7 +23,7 @@ def _broadcast_to_map(v: Any, h: Any) -> Any:
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class GatingAdapter(keras.layers.Layer):
+class GatingAdapter(keras.layers.Layer):  # type: ignore[misc]
     """Channel gating ψ(h, z) = σ(W z + b) ⊙ h — the paper's "lightweight gating adapters".
 
     ``bias_init`` sets b at initialisation; the default 2.0 starts every gate near σ(2)≈0.88 so
@@ -34,7 +34,7 @@ class GatingAdapter(keras.layers.Layer):
         super().__init__(**kwargs)
         self.bias_init = check_float("bias_init", bias_init)
 
-    def build(self, h_shape: tuple, z_shape: tuple) -> None:
+    def build(self, h_shape: tuple[Any, ...], z_shape: tuple[Any, ...]) -> None:
         channels = int(h_shape[-1])
         self.gate = keras.layers.Dense(
             channels,
@@ -54,14 +54,14 @@ class GatingAdapter(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class FiLMAdapter(keras.layers.Layer):
+class FiLMAdapter(keras.layers.Layer):  # type: ignore[misc]
     """Feature-wise linear modulation ψ(h, z) = (1 + γ(z)) ⊙ h + β(z).
 
     γ and β are linear maps of z initialised small (N(0, 0.01²)) with zero bias, so the
     adapter starts close to the identity while the context still receives a gradient.
     """
 
-    def build(self, h_shape: tuple, z_shape: tuple) -> None:
+    def build(self, h_shape: tuple[Any, ...], z_shape: tuple[Any, ...]) -> None:
         channels = int(h_shape[-1])
         small = keras.initializers.RandomNormal(stddev=0.01)
         self.scale = keras.layers.Dense(channels, kernel_initializer=small, dtype=self.dtype_policy, name="scale")
@@ -76,7 +76,7 @@ class FiLMAdapter(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class ConcatConvAdapter(keras.layers.Layer):
+class ConcatConvAdapter(keras.layers.Layer):  # type: ignore[misc]
     """Concatenation + 1×1 convolution: ψ(h, z) = W·[h; tile(z)] + b (a dense layer for vectors).
 
     The kernel is initialised so that the h→output block is the identity and the z block is
@@ -84,23 +84,25 @@ class ConcatConvAdapter(keras.layers.Layer):
     mix in, and the context still receives a gradient.
     """
 
-    def build(self, h_shape: tuple, z_shape: tuple) -> None:
+    def build(self, h_shape: tuple[Any, ...], z_shape: tuple[Any, ...]) -> None:
         channels = int(h_shape[-1])
         context = int(z_shape[-1])
         self._is_map = len(h_shape) == 4
         in_channels = channels + context
 
-        def identity_then_zero(shape, dtype=None):
+        def identity_then_zero(shape: Any, dtype: Any = None) -> Any:
             eye = ops.eye(channels, dtype=dtype)
             small = keras.random.normal((context, channels), stddev=0.01, dtype=dtype)
             kernel = ops.concatenate([eye, small], axis=0)
             return ops.reshape(kernel, shape)
 
         if self._is_map:
-            self.mix = keras.layers.Conv2D(channels, 1, kernel_initializer=identity_then_zero, dtype=self.dtype_policy, name="mix")
+            self.mix = keras.layers.Conv2D(channels, 1, kernel_initializer=identity_then_zero,
+                                           dtype=self.dtype_policy, name="mix")
             self.mix.build(tuple(h_shape[:-1]) + (in_channels,))
         else:
-            self.mix = keras.layers.Dense(channels, kernel_initializer=identity_then_zero, dtype=self.dtype_policy, name="mix")
+            self.mix = keras.layers.Dense(channels, kernel_initializer=identity_then_zero,
+                                          dtype=self.dtype_policy, name="mix")
             self.mix.build(tuple(h_shape[:-1]) + (in_channels,))
 
     def call(self, h: Any, z: Any) -> Any:

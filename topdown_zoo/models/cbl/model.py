@@ -48,7 +48,8 @@ CONTEXT_INPUTS = ("softmax", "logits")
 class _StagedModel(ZooModel):
     """A backbone's stages f⁽¹⁾…f⁽ᴸ⁺¹⁾ (eq. 2) applied in order; shared by the baseline and CBL."""
 
-    def __init__(self, backbone: str = "standard_cnn", backbone_config: dict | None = None, **kwargs: Any) -> None:
+    def __init__(self, backbone: str = "standard_cnn", backbone_config: dict[str, Any] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.backbone = backbone
         self.backbone_config = dict(backbone_config or {})
@@ -61,7 +62,7 @@ class _StagedModel(ZooModel):
             h = layer(h, training=training)
         return h
 
-    def _build_stages(self, input_shape: tuple) -> list[tuple]:
+    def _build_stages(self, input_shape: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Builds every stage; returns the output shape of each."""
         shape = (None,) + tuple(input_shape)[1:]
         shapes = []
@@ -93,7 +94,7 @@ class FeedforwardClassifier(_StagedModel):
     step_key = None
     iterations = 0
 
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple[Any, ...]) -> None:
         self._build_stages(input_shape)
         self.built = True
 
@@ -129,7 +130,7 @@ class CBLModel(StepLossTraining, _StagedModel):
     def __init__(
         self,
         backbone: str = "standard_cnn",
-        backbone_config: dict | None = None,
+        backbone_config: dict[str, Any] | None = None,
         iterations: int = 2,
         alpha: float = 0.0,
         alpha_trainable: bool = False,
@@ -167,7 +168,7 @@ class CBLModel(StepLossTraining, _StagedModel):
         self.adapters = [make_adapter(self.adapter, name=f"adapter_{name}") for name in self.taps]
 
     # ---------------------------------------------------------------- building
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple[Any, ...]) -> None:
         shapes = self._build_stages(input_shape)
         self.context.build(shapes[-1])
         z_shape = (None, self.context_dim)
@@ -248,10 +249,10 @@ class CBLModel(StepLossTraining, _StagedModel):
             return y0, ops.convert_to_tensor(0, "int32")
         done0 = ops.zeros(ops.shape(y0)[:1], dtype="bool")
 
-        def cond(step, y, done):
+        def cond(step: Any, y: Any, done: Any) -> Any:
             return ops.logical_and(step < self.iterations, ops.logical_not(ops.all(done)))
 
-        def body(step, y, done):
+        def body(step: Any, y: Any, done: Any) -> tuple[Any, Any, Any]:
             y_new = self._sweep(h_bottom, self.context_vector(y), False)
             y_new = ops.where(done[:, None], y, y_new)
             if self.tolerance > 0:
@@ -306,5 +307,5 @@ def build_feedforward(input_shape: Sequence[int], **config: Any) -> FeedforwardC
     return model
 
 
-build_cbl.model_class = CBLModel
-build_feedforward.model_class = FeedforwardClassifier
+build_cbl.model_class = CBLModel  # type: ignore[attr-defined]
+build_feedforward.model_class = FeedforwardClassifier  # type: ignore[attr-defined]

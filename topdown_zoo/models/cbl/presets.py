@@ -3,11 +3,14 @@
 ``paper_results`` quote the paper's own numbers (Tables 1–2, section 4.3); they were not
 measured by this project. Our measured numbers live in each model's ``hub/<name>/metrics.json``.
 """
+from typing import Any
+
 from topdown_zoo.data.mnist5k import PREPROCESSING as MNIST5K_PREP
 from topdown_zoo.data.tfds_benchmarks import CIFAR10_PREPROCESSING, IMAGENET_PREPROCESSING, SPEECH_PREPROCESSING
 from topdown_zoo.registry import ModelSpec
 
-PAPER = "Fein-Ashley, Contextual Backpropagation Loops: Amplifying Deep Reasoning with Iterative Top-Down Feedback (2025)"
+PAPER = ("Fein-Ashley, Contextual Backpropagation Loops: Amplifying Deep Reasoning with Iterative Top-Down Feedback "
+         "(2025)")
 _CBL = "topdown_zoo.models.cbl.model:build_cbl"
 _FF = "topdown_zoo.models.cbl.model:build_feedforward"
 _EVAL = "topdown_zoo.evaluation:evaluate_classifier"
@@ -18,10 +21,13 @@ _SMALL_CNN = {"num_classes": 10, "widths": [16, 32, 64, 128], "dense_units": 128
 _BASELINE = {"standard_cnn": "StandardCNN", "resnet18": "ResNet-18 baseline"}
 
 
-def _pair(dataset_tag, dataset, input_shape, backbone, backbone_config, preprocessing, *, ff_name, paper_ff=None,
-          paper_cbl=None, weights=None, input_range=None, what=""):
-    common = dict(dataset=dataset, input_shape=input_shape, preprocessing=preprocessing, evaluator=_EVAL,
-                  paper=PAPER, family="cbl", weights=weights, input_range=input_range)
+def _pair(dataset_tag: str, dataset: str, input_shape: tuple[int, ...], backbone: str,
+          backbone_config: dict[str, Any], preprocessing: Any, *, ff_name: str,
+          paper_ff: dict[str, str] | None = None, paper_cbl: dict[str, str] | None = None, weights: str | None = None,
+          input_range: tuple[float, float] | None = None, what: str = "") -> list[ModelSpec]:
+    """The feed-forward baseline entry and its CBL version (same backbone, data and evaluator)."""
+    common: dict[str, Any] = dict(dataset=dataset, input_shape=input_shape, preprocessing=preprocessing,
+                                  evaluator=_EVAL, paper=PAPER, family="cbl", weights=weights, input_range=input_range)
     cbl_name = f"cbl-{ff_name.split('-', 1)[1]}" if ff_name.startswith("standard-") else f"cbl-{ff_name}"
     return [
         ModelSpec(name=ff_name, builder=_FF, recipe=f"{ff_name}.yaml",

@@ -28,12 +28,13 @@ STEMS = (None, "imagenet")
 
 
 def check_stem(stem: str | None) -> str | None:
-    """``stem`` if it is ``None`` or ``"imagenet"`` (else :class:`~topdown_zoo.errors.ConfigError`)."""
-    return check_choice("stem", stem, STEMS)
+    """``stem`` if it is ``None`` (no stem: small images) or ``"imagenet"`` (else
+    :class:`~topdown_zoo.errors.ConfigError`)."""
+    return None if stem is None else check_choice("stem", stem, [s for s in STEMS if s is not None])
 
 
 @keras.saving.register_keras_serializable(package="topdown_zoo")
-class ImageNetStem(keras.layers.Layer):
+class ImageNetStem(keras.layers.Layer):  # type: ignore[misc]
     """The feed-forward front end for 224×224 images, run once per image (not recurrent):
     ``maxpool_3×3/2(f(Conv_7×7/2(x)))``, 224 → 56 (the ResNet stem without batch norm). The
     recurrent layers then run at 56×56 and below, which keeps T unrolled steps affordable."""
@@ -45,14 +46,14 @@ class ImageNetStem(keras.layers.Layer):
                                         name="conv", dtype=self.dtype_policy)
         self.pool = keras.layers.MaxPooling2D(3, strides=2, padding="same", dtype=self.dtype_policy)
 
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple[Any, ...]) -> None:
         self.conv.build(input_shape)
         self.built = True
 
     def call(self, x: Any) -> Any:
         return self.pool(self.conv(x))
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
+    def compute_output_shape(self, input_shape: tuple[Any, ...]) -> Any:
         return self.pool.compute_output_shape(self.conv.compute_output_shape(input_shape))
 
     def get_config(self) -> dict[str, Any]:
@@ -74,7 +75,8 @@ def resolve_time_weights(step_weights: str | Sequence[float] | None, iterations:
     weights = [check_float(f"step_weights[{i}]", w, 0.0) for i, w in enumerate(step_weights)]
     if len(weights) != iterations or sum(weights) <= 0:
         raise ConfigError(
-            f"step_weights needs {iterations} non-negative numbers with a positive sum (one per time step), got {weights}")
+            f"step_weights needs {iterations} non-negative numbers with a positive sum (one per time step), "
+            f"got {weights}")
     return weights
 
 
@@ -105,7 +107,7 @@ class AnytimeClassifier(StepLossTraining, ZooModel):
         """The T per-step logits (subclasses)."""
         raise NotImplementedError
 
-    def refine(self, x: Any, training: bool = False, iterations: int | None = None) -> list[Any]:
+    def refine(self, x: Any, training: bool | None = False, iterations: int | None = None) -> list[Any]:
         """Per-step logits [y_0, …, y_{T−1}] (one readout per time step)."""
         steps = self.iterations if iterations is None else check_steps("iterations", iterations, 1)
         return [ops.cast(y, "float32") for y in self._unroll(x, training, steps)]

@@ -54,20 +54,23 @@ class RecurrentCNN(AnytimeClassifier):
         self.kernel_size = check_int("kernel_size", kernel_size, 1)
         self.num_classes = check_int("num_classes", num_classes, 2)
         k, d = self.kernel_size, self.dtype_policy
-        conv = lambda w, name: keras.layers.Conv2D(w, k, padding="same", use_bias=False, name=name, dtype=d)  # noqa: E731
+
+        def conv(w: int, name: str) -> keras.layers.Conv2D:
+            return keras.layers.Conv2D(w, k, padding="same", use_bias=False, name=name, dtype=d)
+
         n = len(self.widths)
         self.bottom_up = [conv(w, f"bottom_up_{l}") for l, w in enumerate(self.widths)]
         self.lateral = [conv(w, f"lateral_{l}") for l, w in enumerate(self.widths)] if "l" in connectivity else []
         self.top_down = ([conv(self.widths[l], f"top_down_{l}") for l in range(n - 1)]
                          if connectivity == "blt" else [])
-        self.norms = [[keras.layers.BatchNormalization(momentum=self.bn_momentum, name=f"bn_t{t}_{l}", dtype=d) for l in range(n)]
-                      for t in range(self.iterations)]
+        self.norms = [[keras.layers.BatchNormalization(momentum=self.bn_momentum, name=f"bn_t{t}_{l}", dtype=d)
+                       for l in range(n)] for t in range(self.iterations)]
         self.pool = keras.layers.MaxPooling2D(2, padding="same", dtype=d)
         self.readout_pool = keras.layers.MaxPooling2D(2, padding="same", dtype=d)
         self.flatten = keras.layers.Flatten(dtype=d)
         self.readout = keras.layers.Dense(self.num_classes, name="readout", dtype=d)
 
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple[Any, ...]) -> None:
         shape = (None,) + tuple(input_shape)[1:]
         self._sizes = []
         for l, w in enumerate(self.widths):
@@ -98,7 +101,7 @@ class RecurrentCNN(AnytimeClassifier):
         outputs = []
         for t in range(iterations):
             norms = self.norms[min(t, self.iterations - 1)]
-            new = []
+            new: list[Any] = []
             for l in range(len(self.widths)):
                 z = drive0 if l == 0 else self.bottom_up[l](self.pool(new[l - 1]))
                 if states is not None:
@@ -124,4 +127,4 @@ def build_recurrent_cnn(input_shape: Sequence[int], **config: Any) -> RecurrentC
     return model
 
 
-build_recurrent_cnn.model_class = RecurrentCNN
+build_recurrent_cnn.model_class = RecurrentCNN  # type: ignore[attr-defined]

@@ -53,7 +53,7 @@ def _conv(filters: int, kernel_size: int, name: str, use_bias: bool = False, dty
     return keras.layers.Conv2D(filters, kernel_size, padding="same", use_bias=use_bias, name=name, dtype=dtype)
 
 
-class _ConvCell(keras.layers.Layer):
+class _ConvCell(keras.layers.Layer):  # type: ignore[misc]
     """Shared plumbing: ``filters`` channels, square kernels, zero initial state."""
 
     state_size = 2  # number of tensors in the state
@@ -72,7 +72,7 @@ class _ConvCell(keras.layers.Layer):
         """One time step: (output, new state)."""
         raise NotImplementedError
 
-    def _build_convs(self, convs: list, input_shape: tuple) -> None:
+    def _build_convs(self, convs: list[Any], input_shape: tuple[Any, ...]) -> None:
         shape = (None,) + tuple(input_shape)[1:-1] + (self.filters,)
         for conv in convs:
             conv.build(shape)
@@ -119,7 +119,7 @@ class ReciprocalGatedCell(_ConvCell):
         self.w_tau_h = _conv(f, k, "w_tau_h", dtype=self.dtype_policy)  # h -> memory gate of h
         self.w_gate_h = _conv(f, k, "w_gate_h", dtype=self.dtype_policy)  # c -> input gate of h
 
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple[Any, ...]) -> None:
         self._build_convs([self.w_tau_c, self.w_gate_c, self.w_tau_h, self.w_gate_h], input_shape)
         self.built = True
 
@@ -157,7 +157,7 @@ class ResNetLikeCell(_ConvCell):
         self.w_xc = _conv(f, k, "w_xc", dtype=self.dtype_policy)  # u -> c
         self.w_cc = _conv(f, k, "w_cc", dtype=self.dtype_policy)  # c -> c
 
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple[Any, ...]) -> None:
         self._build_convs([self.w_xh, self.w_ch, self.w_xg, self.w_xc, self.w_cc], input_shape)
         self.built = True
 
@@ -180,7 +180,7 @@ class ConvLSTMCell(_ConvCell):
         self.w_x = _conv(4 * self.filters, self.kernel_size, "w_x", use_bias=True, dtype=self.dtype_policy)
         self.w_h = _conv(4 * self.filters, self.kernel_size, "w_h", dtype=self.dtype_policy)
 
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple[Any, ...]) -> None:
         self.w_x.build(tuple(input_shape))
         self.w_h.build((None,) + tuple(input_shape)[1:-1] + (self.filters,))
         self.built = True

@@ -44,7 +44,7 @@ class GatedConvRNN(AnytimeClassifier):
     """
 
     def __init__(self, cell: str = "reciprocal_gated", widths: Sequence[int] = (64, 128, 256), kernel_size: int = 3,
-                 cell_kernel_size: int = 3, cell_config: dict | None = None, num_classes: int = 10,
+                 cell_kernel_size: int = 3, cell_config: dict[str, Any] | None = None, num_classes: int = 10,
                  iterations: int = 4, step_weights: str | Sequence[float] = "uniform", gamma: float = 1.0,
                  stem: str | None = None, stem_width: int = 64, **kwargs: Any) -> None:
         super().__init__(iterations=iterations, step_weights=step_weights, gamma=gamma, **kwargs)
@@ -65,7 +65,7 @@ class GatedConvRNN(AnytimeClassifier):
         self.gap = keras.layers.GlobalAveragePooling2D(dtype=d)
         self.readout = keras.layers.Dense(self.num_classes, name="readout", dtype=d)
 
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple[Any, ...]) -> None:
         shape = (None,) + tuple(input_shape)[1:]
         if self.stem_layer is not None:
             self.stem_layer.build(shape)
@@ -108,4 +108,4 @@ def build_gated_convrnn(input_shape: Sequence[int], **config: Any) -> GatedConvR
     return model
 
 
-build_gated_convrnn.model_class = GatedConvRNN
+build_gated_convrnn.model_class = GatedConvRNN  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from topdown_zoo.models.base import ZooModel
 from topdown_zoo.registry import ModelSpec
 
 
-def _per_step_hits(model: ZooModel, ds: Iterable) -> tuple[list[int], int]:
+def _per_step_hits(model: ZooModel, ds: Iterable[Any]) -> tuple[list[int], int]:
     hits, total = None, 0
     for x, y in ds:
         x, y = np.asarray(x), np.asarray(y)  # tf.data batches → arrays every backend takes
@@ -29,7 +29,7 @@ def _per_step_hits(model: ZooModel, ds: Iterable) -> tuple[list[int], int]:
 
 
 def evaluate_anytime(model: ZooModel, spec: ModelSpec, *, smoke: bool = False, batch_size: int = 256,
-                     split: str = "test", data_options: dict | None = None, **_: Any) -> dict[str, float]:
+                     split: str = "test", data_options: dict[str, Any] | None = None, **_: Any) -> dict[str, float]:
     """Accuracy of the last step and of every time step (and per debris level); see the module."""
     from topdown_zoo.data import load_dataset
 
@@ -40,14 +40,15 @@ def evaluate_anytime(model: ZooModel, spec: ModelSpec, *, smoke: bool = False, b
 
         levels = [int(v) for v in options.pop("levels", LEVELS)]
         options.pop("level", None)
-        all_hits, all_total = None, 0
+        all_hits: list[int] = []
+        all_total = 0
         for level in levels:
             ds = load_dataset(spec.dataset, split, smoke=smoke, levels=levels, level=level, **options).batch(batch_size)
             hits, total = _per_step_hits(model, ds)
             metrics[f"accuracy_debris{level}"] = hits[-1] / total
             for k, h in enumerate(hits):
                 metrics[f"accuracy_debris{level}_t{k}"] = h / total
-            all_hits = hits if all_hits is None else [a + b for a, b in zip(all_hits, hits)]
+            all_hits = [a + b for a, b in zip(all_hits, hits)] if all_hits else hits
             all_total += total
         hits, total = all_hits, all_total
     else:

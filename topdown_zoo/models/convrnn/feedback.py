@@ -55,7 +55,7 @@ class FeedbackNetwork(AnytimeClassifier):
         self.gap = keras.layers.GlobalAveragePooling2D(dtype=d)
         self.readout = keras.layers.Dense(self.num_classes, name="readout", dtype=d)
 
-    def build(self, input_shape: tuple) -> None:
+    def build(self, input_shape: tuple[Any, ...]) -> None:
         shape = (None,) + tuple(input_shape)[1:]
         self.stem.build(shape)
         shape = self.stem.compute_output_shape(shape)
@@ -90,4 +90,4 @@ def build_feedback_network(input_shape: Sequence[int], **config: Any) -> Feedbac
     return model
 
 
-build_feedback_network.model_class = FeedbackNetwork
+build_feedback_network.model_class = FeedbackNetwork  # type: ignore[attr-defined]

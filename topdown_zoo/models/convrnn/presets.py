@@ -8,6 +8,8 @@
 
 ``paper_results`` stay empty: the lecture shows the papers' results as figures only.
 """
+from typing import Any
+
 from topdown_zoo.data.digit_debris import PREPROCESSING as DEBRIS_PREP
 from topdown_zoo.data.tfds_benchmarks import CIFAR10_PREPROCESSING, IMAGENET_PREPROCESSING
 from topdown_zoo.registry import ModelSpec
@@ -20,11 +22,12 @@ SPOERER = "Spoerer, McClure & Kriegeskorte, Recurrent convolutions for occluded 
 NAYEBI = "Nayebi et al., Task-Driven Convolutional Recurrent Models of the Visual System (NeurIPS 2018)"
 ZAMIR = "Zamir et al., Feedback Networks (CVPR 2017)"
 
-_DEBRIS = dict(family="convrnn", dataset="digit_debris_mnist5k", input_shape=(28, 28, 1), input_range=(0.0, 1.0),
-               preprocessing=DEBRIS_PREP, evaluator=_EVAL, paper=SPOERER, weights="hub")
-_CIFAR = dict(family="convrnn", dataset="cifar10", input_shape=(32, 32, 3), input_range=(0.0, 1.0),
+_DEBRIS: dict[str, Any] = dict(family="convrnn", dataset="digit_debris_mnist5k", input_shape=(28, 28, 1),
+                               input_range=(0.0, 1.0), preprocessing=DEBRIS_PREP, evaluator=_EVAL, paper=SPOERER,
+                               weights="hub")
+_CIFAR: dict[str, Any] = dict(family="convrnn", dataset="cifar10", input_shape=(32, 32, 3), input_range=(0.0, 1.0),
               preprocessing=CIFAR10_PREPROCESSING, evaluator=_EVAL)
-_IMAGENET = dict(family="convrnn", dataset="imagenet2012", input_shape=(224, 224, 3), input_range=None,
+_IMAGENET: dict[str, Any] = dict(family="convrnn", dataset="imagenet2012", input_shape=(224, 224, 3), input_range=None,
                  preprocessing=IMAGENET_PREPROCESSING, evaluator=_EVAL)
 
 PRESETS = [
@@ -38,7 +41,8 @@ PRESETS = [
               **_DEBRIS),
     ModelSpec(name="ff-digitdebris-mnist5k", builder=_RCNN, recipe="ff-digitdebris-mnist5k.yaml",
               config={"connectivity": "b", "widths": [54, 54], "kernel_size": 3, "num_classes": 10, "iterations": 1},
-              description="feed-forward B control with more feature maps (54), parameters matched to BLT, on digit debris",
+              description="feed-forward B control with more feature maps (54), parameters matched to BLT, "
+                          "on digit debris",
               **_DEBRIS),
     ModelSpec(name="convrnn-rgcell-cifar10", builder=_GATED, recipe="convrnn-rgcell-cifar10.yaml",
               config={"cell": "reciprocal_gated", "widths": [64, 128, 256], "iterations": 4, "num_classes": 10},
@@ -61,6 +65,7 @@ PRESETS = [
     ModelSpec(name="feedbacknet-convlstm-imagenet", builder=_FB, recipe="feedbacknet-convlstm-imagenet.yaml",
               config={"stem": "imagenet", "stem_width": 64, "widths": [64, 128, 256, 512], "iterations": 4,
                       "gamma": 1.0, "step_weights": "geometric", "num_classes": 1000},
-              description="feedback network: ImageNet stem, 4 ConvLSTM layers, T=4, loss sum_t gamma^t L_t, on ImageNet-1k",
+              description="feedback network: ImageNet stem, 4 ConvLSTM layers, T=4, loss sum_t gamma^t L_t, "
+                          "on ImageNet-1k",
               paper=ZAMIR, **_IMAGENET),
 ]

@@ -1,5 +1,4 @@
-"""Neural generative coding: the GNCN (Ororbia & Kifer) and Conv-NGC (Ororbia & Mali)."""
-from topdown_zoo.models.ngc.conv_ngc import ConvNGC, build_conv_ngc
-from topdown_zoo.models.ngc.gncn import GNCN, build_gncn
+"""Neural generative coding: the GNCN (Ororbia & Kifer, ``gncn.py``) and Conv-NGC (Ororbia & Mali,
+``conv_ngc.py``).
 
-__all__ = ["GNCN", "build_gncn", "ConvNGC", "build_conv_ngc"]
+Kept import-free so that listing the registry never imports Keras."""
