@@ -113,7 +113,7 @@ def test_bptt_loss_is_the_weighted_sum_of_per_step_cross_entropies():
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x, y = batch(6)
     steps = model.refine(x)
-    loss = float(model.bptt_loss(y, steps))
+    loss = float(to_np(model.bptt_loss(y, steps)))
 
     def ce(logits):
         logits = to_np(logits).astype("float64")
