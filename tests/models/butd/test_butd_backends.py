@@ -5,6 +5,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from butd_fixtures import small_model as _model
 from keras import layers, ops
 
 from topdown_zoo.errors import ConfigError, InputSpecError
@@ -22,19 +23,6 @@ REFERENCES = Path(__file__).resolve().parents[2] / "data" / "backend_references"
 
 def _np(x):
     return np.asarray(ops.convert_to_numpy(x))
-
-
-def _conv_body():
-    return [layers.Conv2D(4, 3, 1, padding="valid", activation="relu", use_bias=False, name="c1"),
-            layers.Conv2D(4, 3, 2, padding="same", activation="relu", use_bias=False, name="c2"),
-            layers.Conv2D(5, 2, 2, padding="valid", activation="relu", use_bias=False, name="c3"),
-            layers.Flatten(name="flat"), layers.Dense(12, activation="relu", use_bias=False, name="fc")]
-
-
-def _model(body=None, shape=(11, 11, 1), **kw):
-    m = BUTDModel(body or _conv_body(), num_tasks=kw.pop("num_tasks", 2), num_classes=kw.pop("num_classes", 3), **kw)
-    m((np.zeros((1,) + shape, "float32"), np.zeros((1,), "int32")))
-    return m
 
 
 # ------------------------------------------------------------------------------- equations

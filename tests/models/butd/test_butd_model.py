@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from butd_fixtures import conv_body as _conv_body
+from butd_fixtures import small_model as _model
 from keras import layers
 
 from topdown_zoo.errors import TopdownZooError
@@ -13,19 +15,6 @@ from topdown_zoo.layers.backbones import BasicBlock
 from topdown_zoo.models.butd.layers import galu
 from topdown_zoo.models.butd.mirror import ConvNode, DenseNode, flat_nodes, run_td
 from topdown_zoo.models.butd.model import BUTDModel
-
-
-def _conv_body():
-    return [layers.Conv2D(4, 3, 1, padding="valid", activation="relu", use_bias=False, name="c1"),
-            layers.Conv2D(4, 3, 2, padding="same", activation="relu", use_bias=False, name="c2"),
-            layers.Conv2D(5, 2, 2, padding="valid", activation="relu", use_bias=False, name="c3"),
-            layers.Flatten(name="flat"), layers.Dense(12, activation="relu", use_bias=False, name="fc")]
-
-
-def _model(body=None, shape=(11, 11, 1), **kw):
-    m = BUTDModel(body or _conv_body(), num_tasks=kw.pop("num_tasks", 2), num_classes=kw.pop("num_classes", 3), **kw)
-    m((np.zeros((1,) + shape, "float32"), np.zeros((1,), "int32")))
-    return m
 
 
 def test_td_shapes_mirror_bu_exactly():

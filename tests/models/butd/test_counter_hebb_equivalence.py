@@ -3,6 +3,7 @@ on every backend: the eq.-4 updates equal the backend's autodiff gradients of th
 import keras
 import numpy as np
 import pytest
+from autodiff import to_numpy, value_and_grad
 from keras import layers, ops
 
 from topdown_zoo.layers.backbones import BasicBlock
@@ -21,28 +22,8 @@ def _model(body, input_shape, num_tasks=3, num_classes=4, **kw):
 
 def _autodiff(loss_fn, variables):
     """(loss, [∂loss/∂v]) from the active backend's autodiff."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        def f(values):
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                return loss_fn()
-
-        loss, grads = jax.value_and_grad(f)([v.value for v in variables])
-        return float(loss), [np.asarray(g) for g in grads]
-    if backend == "torch":
-        import torch
-
-        loss = loss_fn()
-        grads = torch.autograd.grad(loss, [v.value for v in variables], allow_unused=True)
-        return float(loss.detach()), [None if g is None else g.detach().cpu().numpy() for g in grads]
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        loss = loss_fn()
-    return float(loss), [None if g is None else np.asarray(tf.convert_to_tensor(g))
-                         for g in tape.gradient(loss, variables)]
+    loss, _, grads = value_and_grad(lambda: (loss_fn(), None), variables)
+    return float(to_numpy(loss)), [to_numpy(g) for g in grads]
 
 
 def _compare(m, x, task, y, training=True):

@@ -1,33 +1,20 @@
 """The shipped CBL and feed-forward baseline weights give the TensorFlow outputs on every backend:
 every refinement step's logits y⁽⁰⁾…y⁽ᵀ⁾ (eqs. 5–8) on the fixed inputs of
 ``tests/data/backend_references/<name>.npz`` (written by ``tools/make_backend_references.py``)."""
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
-
-import topdown_zoo as tz
-from topdown_zoo.paths import shipped_hub_dir
+from backend_parity import check_shipped_step_outputs
 
 pytestmark = pytest.mark.backends
 
-REFERENCES = Path(__file__).resolve().parents[2] / "data" / "backend_references"
 SHIPPED = {"cbl-cnn-mnist5k": 3, "standard-cnn-mnist5k": 1}  # name: number of per-step outputs
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_shipped_weights_give_the_tensorflow_logits_at_every_step(name, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    ref = np.load(REFERENCES / f"{name}.npz")
-    model = tz.load(name, weights=shipped_hub_dir() / name)
-    inputs = model.pack_inputs([ref[f"input_{s.name}"] for s in model.input_specs()])
-    outputs = model.step_outputs(inputs, training=False)
-    expected = sorted((k for k in ref.files if k.startswith("output_")), key=lambda k: int(k.split("_")[1]))
-    assert len(outputs) == len(expected) == SHIPPED[name]
-    for key, out in zip(expected, outputs):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(out), ref[key], rtol=1e-4, atol=1e-4,
-                                   err_msg=f"{name} {key}")
+    model, inputs, steps, last = check_shipped_step_outputs(name, monkeypatch)
+    assert steps == SHIPPED[name]
     # the inference loop (a while_loop) ends at the last unrolled step
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(inputs)), ref[expected[-1]], rtol=1e-4, atol=1e-4)
-    assert (model.interpret(inputs).columns["label"] == ref[expected[-1]].argmax(-1)).all()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(inputs)), last, rtol=1e-4, atol=1e-4)
+    assert (model.interpret(inputs).columns["label"] == last.argmax(-1)).all()

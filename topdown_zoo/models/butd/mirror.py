@@ -89,7 +89,47 @@ class Node:
         raise TypeError(f"{type(self).__name__} has no kernel")
 
 
-class DenseNode(Node):
+class LinearNode(Node):
+    """A dense or convolutional connection ``b = W ⊗ a (+ bias)``. The TD mirror applies the
+    transposed map without bias (bias-blocking); the Counter-Hebb update of W collects ``a · b̄``
+    over every connection sharing a weight (eq. 4) and a bias collects ``Σ b̄``."""
+
+    layer: Any
+
+    def _forward(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def _transpose(self, u: Any, kernel: Any) -> Any:
+        raise NotImplementedError
+
+    def _kernel_update(self, a: Any, b_bar: Any) -> Any:
+        raise NotImplementedError
+
+    def bu(self, x: Any, ctx: PassContext) -> Any:
+        ctx.cache[id(self)] = {"a": x}
+        z = self._forward(x)
+        if self.layer.use_bias:
+            z = z + ops.cast(self.layer.bias, x.dtype)
+        return z
+
+    def td(self, u: Any, ctx: PassContext, mode: str) -> Any:
+        if mode == "learn":
+            ctx.cache[id(self)]["b_bar"] = u
+        return self._transpose(u, ctx.td_kernel(self))  # bias-blocking: the TD stream has no biases
+
+    def updates(self, ctx: PassContext) -> list[tuple[Any, Any]]:
+        c = ctx.cache[id(self)]
+        out = [(self.layer.kernel, self._kernel_update(c["a"], c["b_bar"]))]
+        if self.layer.use_bias:
+            out.append((self.layer.bias, ch.bias_update(c["b_bar"])))
+        return out
+
+    @property
+    def kernel(self) -> Any:
+        return self.layer.kernel
+
+
+class DenseNode(LinearNode):
     """``b = W a (+ bias)``; TD: ``ā = Wᵀ b̄`` without bias (bias-blocking)."""
 
     def __init__(self, layer: layers.Dense) -> None:
@@ -100,31 +140,17 @@ class DenseNode(Node):
             raise ConfigError(f"BU-TD: Dense layer {self.layer.name!r} needs a flat input (add Flatten); got {shape}")
         return (None, self.layer.units)
 
-    def bu(self, x: Any, ctx: PassContext) -> Any:
-        ctx.cache[id(self)] = {"a": x}
-        z = bu_dense(x, self.layer.kernel)
-        if self.layer.use_bias:
-            z = z + ops.cast(self.layer.bias, x.dtype)
-        return z
+    def _forward(self, x: Any) -> Any:
+        return bu_dense(x, self.layer.kernel)
 
-    def td(self, u: Any, ctx: PassContext, mode: str) -> Any:
-        if mode == "learn":
-            ctx.cache[id(self)]["b_bar"] = u
-        return td_dense(u, ctx.td_kernel(self))  # bias-blocking: the TD stream has no biases
+    def _transpose(self, u: Any, kernel: Any) -> Any:
+        return td_dense(u, kernel)
 
-    def updates(self, ctx: PassContext) -> list[tuple[Any, Any]]:
-        c = ctx.cache[id(self)]
-        out = [(self.layer.kernel, ch.dense_update(c["a"], c["b_bar"]))]
-        if self.layer.use_bias:
-            out.append((self.layer.bias, ch.bias_update(c["b_bar"])))
-        return out
-
-    @property
-    def kernel(self) -> Any:
-        return self.layer.kernel
+    def _kernel_update(self, a: Any, b_bar: Any) -> Any:
+        return ch.dense_update(a, b_bar)
 
 
-class ConvNode(Node):
+class ConvNode(LinearNode):
     """``b = W ⋆ a (+ bias)``; TD: the transposed convolution back to the BU input's shape."""
 
     def __init__(self, layer: layers.Conv2D) -> None:
@@ -140,29 +166,14 @@ class ConvNode(Node):
     def _out_shape(self, shape: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple(self.layer.compute_output_shape(shape))
 
-    def bu(self, x: Any, ctx: PassContext) -> Any:
-        ctx.cache[id(self)] = {"a": x}
-        z = bu_conv2d(x, self.layer.kernel, self.stride, self.padding)
-        if self.layer.use_bias:
-            z = z + ops.cast(self.layer.bias, x.dtype)
-        return z
+    def _forward(self, x: Any) -> Any:
+        return bu_conv2d(x, self.layer.kernel, self.stride, self.padding)
 
-    def td(self, u: Any, ctx: PassContext, mode: str) -> Any:
-        if mode == "learn":
-            ctx.cache[id(self)]["b_bar"] = u
-        return td_conv2d(u, ctx.td_kernel(self), self.stride, self.padding, self.in_shape[1:3])
+    def _transpose(self, u: Any, kernel: Any) -> Any:
+        return td_conv2d(u, kernel, self.stride, self.padding, self.in_shape[1:3])
 
-    def updates(self, ctx: PassContext) -> list[tuple[Any, Any]]:
-        c = ctx.cache[id(self)]
-        kernel = self.layer.kernel
-        out = [(kernel, ch.conv2d_update(c["a"], c["b_bar"], kernel.shape, self.stride, self.padding))]
-        if self.layer.use_bias:
-            out.append((self.layer.bias, ch.bias_update(c["b_bar"])))
-        return out
-
-    @property
-    def kernel(self) -> Any:
-        return self.layer.kernel
+    def _kernel_update(self, a: Any, b_bar: Any) -> Any:
+        return ch.conv2d_update(a, b_bar, self.layer.kernel.shape, self.stride, self.padding)
 
 
 class BatchNormNode(Node):

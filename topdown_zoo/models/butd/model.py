@@ -34,8 +34,7 @@ from topdown_zoo.learning.trainer import RuleTraining
 from topdown_zoo.models.base import InputSpec, Prediction, ZooModel
 from topdown_zoo.models.butd.layers import TDKernels, galu, td_dense
 from topdown_zoo.models.butd.mirror import (
-    ConvNode,
-    DenseNode,
+    LinearNode,
     Node,
     PassContext,
     ReLUNode,
@@ -130,7 +129,7 @@ class BUTDModel(RuleTraining, ZooModel):
         self.task_kernel = self.add_weight(shape=(self.hidden, self.num_tasks),
                                            initializer=keras.initializers.GlorotUniform(seed=self.td_seed + 999),
                                            name="task_head", trainable=False)
-        self.kernel_nodes = [m for n in self.nodes for m in n.linear_nodes() if isinstance(m, (DenseNode, ConvNode))]
+        self.kernel_nodes = [m for n in self.nodes for m in n.linear_nodes() if isinstance(m, LinearNode)]
         self._kernel_index = {id(n): i for i, n in enumerate(self.kernel_nodes)}
         if self.mode != "symmetric":
             shapes = [tuple(n.kernel.shape) for n in self.kernel_nodes] + [head_shape]
