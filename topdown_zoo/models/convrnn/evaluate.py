@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import keras
 import numpy as np
 
 from topdown_zoo.errors import DatasetError
@@ -22,7 +23,7 @@ def _per_step_hits(model: ZooModel, ds: Iterable[Any]) -> tuple[list[int], int]:
     for x, y in ds:
         x, y = np.asarray(x), np.asarray(y)  # tf.data batches → arrays every backend takes
         steps = model.step_outputs(x, training=False)
-        h = [int((np.asarray(s).argmax(-1) == y).sum()) for s in steps]
+        h = [int((keras.ops.convert_to_numpy(s).argmax(-1) == y).sum()) for s in steps]
         hits = h if hits is None else [a + b for a, b in zip(hits, h)]
         total += len(y)
     return hits or [], total
