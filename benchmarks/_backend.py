@@ -1,63 +1,16 @@
-"""``--backend`` for the benchmark scripts, and the per-backend pieces they time with.
+"""Keras-side pieces the benchmark factories time with, run inside a worker process of
+``benchmarks/_harness.py`` (whose ``KERAS_BACKEND`` the harness set before keras was imported).
 
-Keras reads ``KERAS_BACKEND`` once, when it is first imported, so :func:`select_backend` reads
-``--backend`` from the command line and sets the variable before any script imports keras.
 :func:`compiled` compiles a function of tensors the way each backend runs inference fastest
 here, as Keras's own ``jit_compile="auto"`` does on a CPU: ``tf.function`` (graph, no XLA) on
 TensorFlow, ``jax.jit`` (XLA; the model's variables passed in as arguments, not baked in as
-constants) on JAX, eager under ``torch.no_grad()`` on PyTorch.
+constants) on JAX, eager under ``torch.no_grad()`` on PyTorch. Every timed call returns NumPy
+values or Python floats, so it includes the computation.
 """
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from typing import Any
-
-BACKENDS = ("tensorflow", "jax", "torch")
-DEFAULT_BACKEND = "tensorflow"
-
-
-def add_backend_argument(parser: argparse.ArgumentParser) -> None:
-    """``--backend {tensorflow,jax,torch}`` (default: ``$KERAS_BACKEND`` or tensorflow)."""
-    parser.add_argument("--backend", choices=BACKENDS, default=None,
-                        help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
-
-
-def select_backend(argv: Sequence[str] | None = None) -> str:
-    """Set ``KERAS_BACKEND`` from ``--backend`` in ``argv`` (default ``sys.argv``) before keras
-    is imported. Refuses a backend other than the one of an already imported keras."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_backend_argument(parser)
-    known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
-    backend = known.backend or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
-    if "keras" in sys.modules:
-        current = sys.modules["keras"].backend.backend()
-        if current != backend:
-            raise SystemExit(f"keras is already imported with backend {current!r}; run this script in a "
-                             f"fresh process to use --backend {backend}")
-    os.environ["KERAS_BACKEND"] = backend
-    if backend == "tensorflow":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return backend
-
-
-def version(package: str) -> str:
-    """Installed version of ``package`` without importing it ("absent" when not installed)."""
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
-def backend_version(backend: str) -> str:
-    """``keras 3.x, jax 0.y`` for the backend's package (tensorflow-cpu counts as tensorflow)."""
-    package = backend
-    if backend == "tensorflow" and version("tensorflow") == "absent":
-        package = "tensorflow-cpu"
-    return f"keras {version('keras')}, {backend} {version(package)}"
 
 
 def to_numpy(out: Any) -> Any:
@@ -105,3 +58,49 @@ def model_forward(model: Any) -> Callable[..., Any]:
 
     forward = compiled(lambda x: model(x, training=False), model.variables)
     return lambda x: forward(keras.tree.map_structure(keras.ops.convert_to_tensor, x))
+
+
+def example_batch(model: Any, batch: int, binary: bool = False, seed: int = 0) -> Any:
+    """``model.example_inputs(batch)`` as backend tensors, packed as the model takes them;
+    ``binary``: pixels thresholded at 0.5 (the GNCN's binary images)."""
+    import keras
+
+    arrays = keras.tree.flatten(model.example_inputs(batch, seed=seed))
+    if binary:
+        arrays = [(a > 0.5).astype("float32") for a in arrays]
+    return model.pack_inputs([keras.ops.convert_to_tensor(a) for a in arrays])
+
+
+def example_labels(model: Any, batch: int, classes: int = 10, seed: int = 0) -> Any:
+    """Random integer labels (None for a model that reconstructs its input)."""
+    import keras
+    import numpy as np
+
+    if model.prediction_kind == "reconstruction":
+        return None
+    return keras.ops.convert_to_tensor(np.random.default_rng(seed).integers(0, classes, batch).astype("int32"))
+
+
+def train_call(model: Any, x: Any, y: Any, learning_rate: float = 1e-3) -> Callable[[], Any]:
+    """``model.train_on_batch(x, y)`` after ``model.compile_default(Adam(learning_rate))`` (the
+    contract's compile, as ``fit`` uses it); the returned metrics are read back to the host."""
+    import keras
+
+    model.compile_default(keras.optimizers.Adam(learning_rate))
+    return lambda: model.train_on_batch(x, y)
+
+
+def forward_call(model: Any, x: Any) -> Callable[[], Any]:
+    """``model(x, training=False)`` compiled by :func:`compiled`, NumPy out."""
+    forward = compiled(lambda v: model(v, training=False), model.variables)
+    return lambda: forward(x)
+
+
+def facts(model: Any) -> dict[str, Any]:
+    """Facts a factory reports about its model: backend, ``jit_compile`` (after compile), parameters."""
+    import keras
+
+    out: dict[str, Any] = {"backend": keras.backend.backend(), "params": int(model.count_params())}
+    if getattr(model, "compiled", False):
+        out["jit_compile"] = model.jit_compile
+    return out

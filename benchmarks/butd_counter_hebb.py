@@ -1,27 +1,27 @@
-"""Counter-Hebb training step vs a backprop training step on the same BU-TD network.
+"""BU-TD: a Counter-Hebb training step against a backprop training step on the same network.
+
+    python benchmarks/butd_counter_hebb.py [--model butd-multimnist5k] [--batch 64] [common options]
 
 Both steps run the same instructed forward (TD task pass + gated BU pass) and apply their
-updates with the same kind of Adam optimizer, each through Keras's compiled train function of
-the backend (``model.train_on_batch``): the Counter-Hebb step is the model's own training step
-(its ``local_updates``: the TD error pass and the local a·b̄ products), the backprop step
+updates with Adam, each through Keras's compiled train function of the backend
+(``model.train_on_batch``): the Counter-Hebb step is the model's own training step (its
+``local_updates``: the TD error pass and the local a·b̄ products), the backprop step
 differentiates the same loss with the backend's autodiff (a wrapper whose ``objective`` is the
 model's ``bu_pass`` and output loss, see ``topdown_zoo/learning/trainer.py``). On JAX that
-wrapper's gradient is zero (not absent) for the TD-only weights, so Adam also steps them. The
-ratio is measured in one run, alternating, after warm-up.
-
-    python benchmarks/butd_counter_hebb.py [--model butd-multimnist5k] [--batch 64] [--steps 30]
-        [--backend {tensorflow,jax,torch}]
+wrapper's gradient is zero (not absent) for the TD-only weights, so Adam also steps them. Each
+step runs in its own worker process (``benchmarks/_harness.py``; common options there).
 """
 from __future__ import annotations
 
-import argparse
-import json
-import time
+from collections.abc import Sequence
+from typing import Any
 
-from _backend import add_backend_argument, backend_version, select_backend
+import _harness as h
+
+TITLE = "BU-TD: Counter-Hebb step against backprop"
 
 
-def backprop_twin(model):
+def backprop_twin(model: Any) -> Any:
     """A ``keras.Model`` sharing ``model``'s weights whose training step is backprop on its loss."""
     import keras
     from keras import ops
@@ -32,15 +32,15 @@ def backprop_twin(model):
     class Backprop(RuleTraining, keras.Model):
         learning_rule = "objective"
 
-        def __init__(self, net):
+        def __init__(self, net: Any) -> None:
             super().__init__()
             self.net = net
             self.built = True
 
-        def call(self, inputs, training=False):
+        def call(self, inputs: Any, training: bool = False) -> Any:
             return self.net(inputs, training=training)
 
-        def objective(self, x, y, sample_weight, training=True):
+        def objective(self, x: Any, y: Any, sample_weight: Any, training: bool = True) -> Any:
             images, task = self.net.split_inputs(x)
             logits, _ = self.net.bu_pass(images, task, training=training)
             loss, _ = output_error(ops.cast(logits, "float32"), y, self.net.loss_name)
@@ -49,57 +49,42 @@ def backprop_twin(model):
     return Backprop(model)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--model", default="butd-multimnist5k")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--steps", type=int, default=30)
-    add_backend_argument(p)
-    args = p.parse_args(argv)
-    backend = select_backend(argv)
-
+def step(kind: str, model: str, batch: int, learning_rate: float = 1e-4) -> tuple[Any, dict[str, Any]]:
+    """Factory (in a worker): one training step, ``kind`` "counter_hebb" or "backprop"."""
     import keras
-    import numpy as np
-    from keras import ops
 
     import topdown_zoo as tz
+    from _backend import example_batch, facts, train_call
 
-    keras.utils.set_random_seed(0)
-    model = tz.create(args.model)
-    from topdown_zoo.registry import get_spec
+    net = tz.create(model)
+    x = example_batch(net, batch)
+    y = keras.ops.convert_to_tensor([i % max(net.num_classes, 2) for i in range(batch)], "int32")
+    if kind == "counter_hebb":
+        return train_call(net, x, y, learning_rate), facts(net)
+    twin = backprop_twin(net)
+    twin.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    return (lambda: twin.train_on_batch(x, y)), facts(net)
 
-    spec = get_spec(args.model)
-    shape = (args.batch,) + tuple(spec.input_shape)
-    x = ops.convert_to_tensor(np.random.default_rng(0).random(shape, dtype=np.float32))
-    task = ops.convert_to_tensor(np.arange(args.batch) % model.num_tasks, "int32")
-    y = ops.convert_to_tensor(np.arange(args.batch) % max(model.num_classes, 2) if model.num_classes > 1
-                              else np.arange(args.batch) % 2, "int32")
-    model.compile_default(keras.optimizers.Adam(1e-4))
-    twin = backprop_twin(model)
-    twin.compile(optimizer=keras.optimizers.Adam(1e-4))
 
-    def ch_step():
-        return model.train_on_batch((x, task), y)
+def add_arguments(parser: Any) -> None:
+    parser.add_argument("--model", default="butd-multimnist5k")
+    parser.add_argument("--batch", type=int, default=64)
 
-    def bp_step():
-        return twin.train_on_batch((x, task), y)
 
-    for f in (ch_step, bp_step):
-        for _ in range(3):
-            f()
-    times = {"counter_hebb": [], "backprop": []}
-    for _ in range(args.steps):
-        for name, f in (("counter_hebb", ch_step), ("backprop", bp_step)):
-            t0 = time.perf_counter()
-            f()
-            times[name].append(time.perf_counter() - t0)
-    med = {k: float(np.median(v)) for k, v in times.items()}
-    out = {"model": args.model, "batch": args.batch, "steps": args.steps, "backend": backend,
-           "versions": backend_version(backend),
-           "counter_hebb_ms": round(1e3 * med["counter_hebb"], 2), "backprop_ms": round(1e3 * med["backprop"], 2),
-           "ratio_counter_hebb_over_backprop": round(med["counter_hebb"] / med["backprop"], 3)}
-    print(json.dumps(out))
-    return out
+def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
+    batch = 2 if settings.quick else args.batch
+    sides = [h.Side(label, h.WorkerSpec(label, settings.backend), "butd_counter_hebb:step",
+                    {"kind": kind, "model": args.model, "batch": batch}, items=batch)
+             for label, kind in (("backprop", "backprop"), ("Counter-Hebb", "counter_hebb"))]
+    what = (f"`train_on_batch((image, task), y)` of `tz.create(\"{args.model}\")`, batch {batch}, Adam(1e-4), on "
+            f"{settings.backend}: the Counter-Hebb step (TD error pass, local a·b̄ updates) against backprop through the "
+            "same instructed forward; includes the optimizer update and reading the loss back; excludes building and tracing")
+    return [h.Comparison(TITLE, what, sides)]
+
+
+def main(argv: Sequence[str] | None = None) -> h.Section:
+    return h.script_main(argv, title=TITLE, description=__doc__ or "", script="butd_counter_hebb.py",
+                         add_script_arguments=add_arguments, comparisons=comparisons)
 
 
 if __name__ == "__main__":

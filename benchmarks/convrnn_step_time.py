@@ -1,89 +1,81 @@
-"""Time per training step and per inference batch of each ConvRNN-family model vs its feed-forward
-control, in one run (same process, same batch, same machine).
+"""ConvRNN family: training step and inference time of each recurrent model against its feed-forward control.
 
-Pairs: BLT / BL vs the parameter-matched B control (digit debris, 28×28); the reciprocal-gated and
-ResNet-like ConvRNNs and the ConvLSTM feedback network vs themselves at T=1 (their first step
-*is* the feed-forward pass), at 32×32×3. Prints a table (median of ``--repeats`` timed steps
-after ``--warmup``) with the ratio recurrent / control.
+    python benchmarks/convrnn_step_time.py [--batch 64] [--small] [--pairs blt bl rgcell resnetlike convlstm] [common options]
 
-    python benchmarks/convrnn_step_time.py [--batch 64] [--repeats 10] [--small] [--backend {tensorflow,jax,torch}]
-
-A training step is ``model.train_on_batch`` (Keras's compiled train function of the backend);
-inference is compiled as in ``benchmarks/_backend.py`` (``tf.function``, ``jax.jit``, or eager
-PyTorch without gradients).
+Pairs: BLT / BL against the parameter-matched B control (digit debris, 28×28); the
+reciprocal-gated and ResNet-like ConvRNNs and the ConvLSTM feedback network against themselves
+at T = 1 (their first step *is* the feed-forward pass), at 32×32×3. Per pair the recurrent model
+and the control each run in their own worker process (``benchmarks/_harness.py``), which holds
+both its training step (``model.train_on_batch`` after ``compile_default(Adam(1e-3))``) and its
+compiled inference (``model(x, training=False)``, as in ``benchmarks/_backend.py``).
 """
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
+from collections.abc import Sequence
+from typing import Any
 
-from _backend import add_backend_argument, backend_version, model_forward, select_backend
+import _harness as h
+
+TITLE = "ConvRNN models against their feed-forward controls"
+CIFAR_SMALL = {"widths": [16, 32, 64]}
+FB_SMALL = {"stem_width": 8, "widths": [8, 16, 32]}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--small", action="store_true", help="CIFAR models at 1/4 width (quick CPU run)")
-    add_backend_argument(parser)
-    args = parser.parse_args(argv)
-    backend = select_backend(argv)
+def pairs(small: bool) -> dict[str, tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    """name → (recurrent entry, its overrides, control entry, its overrides)."""
+    cifar, fb = (CIFAR_SMALL, FB_SMALL) if small else ({}, {})
+    return {
+        "blt": ("blt-digitdebris-mnist5k", {}, "ff-digitdebris-mnist5k", {}),
+        "bl": ("bl-digitdebris-mnist5k", {}, "ff-digitdebris-mnist5k", {}),
+        "rgcell": ("convrnn-rgcell-cifar10", cifar, "convrnn-rgcell-cifar10", {**cifar, "iterations": 1}),
+        "resnetlike": ("convrnn-resnetlike-cifar10", cifar, "convrnn-resnetlike-cifar10", {**cifar, "iterations": 1}),
+        "convlstm": ("feedbacknet-convlstm-cifar10", fb, "feedbacknet-convlstm-cifar10", {**fb, "iterations": 1}),
+    }
 
-    import keras
-    import numpy as np
 
+def call(model: str, overrides: dict[str, Any], kind: str, batch: int) -> tuple[Any, dict[str, Any]]:
+    """Factory (in a worker): ``kind`` "train" or "infer" of ``tz.create(model, **overrides)``."""
     import topdown_zoo as tz
+    from _backend import example_batch, example_labels, facts, forward_call, train_call
 
-    def timed(fn):
-        for _ in range(args.warmup):
-            fn()
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+    net = tz.create(model, **overrides)
+    x = example_batch(net, batch)
+    fn = train_call(net, x, example_labels(net, batch)) if kind == "train" else forward_call(net, x)
+    return fn, facts(net)
 
-    def measure(name, **overrides):
-        model = tz.create(name, **overrides)
-        model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        from topdown_zoo.registry import get_spec
 
-        shape = get_spec(name).input_shape
-        x = keras.ops.convert_to_tensor(np.random.default_rng(0).random((args.batch,) + tuple(shape)), "float32")
-        y = keras.ops.convert_to_tensor(np.arange(args.batch) % 10, "int32")
-        model.make_train_function()
-        train = lambda: model.train_on_batch(x, y)  # noqa: E731
-        infer_fn = model_forward(model)
-        infer = lambda: infer_fn(x)  # noqa: E731
-        return timed(train), timed(infer), model.count_params()
+def add_arguments(parser: Any) -> None:
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--small", action="store_true", help="CIFAR models at 1/4 width")
+    parser.add_argument("--pairs", nargs="+", choices=list(pairs(False)), default=list(pairs(False)))
 
-    cifar_small = {"widths": [16, 32, 64]} if args.small else {}
-    fb_small = {"stem_width": 8, "widths": [8, 16, 32]} if args.small else {}
-    pairs = [
-        ("blt-digitdebris-mnist5k", {}, "ff-digitdebris-mnist5k", {}),
-        ("bl-digitdebris-mnist5k", {}, "ff-digitdebris-mnist5k", {}),
-        ("convrnn-rgcell-cifar10", cifar_small, "convrnn-rgcell-cifar10", {**cifar_small, "iterations": 1}),
-        ("convrnn-resnetlike-cifar10", cifar_small, "convrnn-resnetlike-cifar10", {**cifar_small, "iterations": 1}),
-        ("feedbacknet-convlstm-cifar10", fb_small, "feedbacknet-convlstm-cifar10", {**fb_small, "iterations": 1}),
-    ]
-    print(f"batch {args.batch}, median of {args.repeats} steps; {backend_version(backend)}")
-    header = f"{'model':34s} {'params':>8s} {'train ms':>9s} {'infer ms':>9s} | {'control':36s} {'params':>8s} " \
-             f"{'train ms':>9s} {'infer ms':>9s} | {'train x':>7s} {'infer x':>7s}"
-    print(header)
-    print("-" * len(header))
-    cache = {}
-    for rec, rec_over, ctl, ctl_over in pairs:
-        r = measure(rec, **rec_over)
-        key = (ctl, tuple(sorted((k, str(v)) for k, v in ctl_over.items())))
-        if key not in cache:
-            cache[key] = measure(ctl, **ctl_over)
-        c = cache[key]
+
+def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
+    batch = 4 if settings.quick else args.batch
+    chosen = ["blt"] if settings.quick else args.pairs
+    out = []
+    for name in chosen:
+        rec, rec_over, ctl, ctl_over = pairs(args.small or settings.quick)[name]
+        workers = {"recurrent": h.WorkerSpec(f"{name}-recurrent", settings.backend),
+                   "control": h.WorkerSpec(f"{name}-control", settings.backend)}
         ctl_label = ctl + (f" (T={ctl_over['iterations']})" if "iterations" in ctl_over else "")
-        print(f"{rec:34s} {r[2]:8d} {1e3 * r[0]:9.1f} {1e3 * r[1]:9.1f} | {ctl_label:36s} {c[2]:8d} "
-              f"{1e3 * c[0]:9.1f} {1e3 * c[1]:9.1f} | {r[0] / c[0]:7.2f} {r[1] / c[1]:7.2f}")
+        sides = []
+        for kind in ("train", "infer"):
+            sides.append(h.Side(f"{kind}: control", workers["control"], "convrnn_step_time:call",
+                                {"model": ctl, "overrides": ctl_over, "kind": kind, "batch": batch}, ctl_label, batch))
+            sides.append(h.Side(f"{kind}: recurrent", workers["recurrent"], "convrnn_step_time:call",
+                                {"model": rec, "overrides": rec_over, "kind": kind, "batch": batch}, rec, batch))
+        size = " (1/4 width)" if (args.small or settings.quick) and name not in ("blt", "bl") else ""
+        what = (f"`{rec}`{size} against `{ctl_label}`, batch {batch} random inputs, on {settings.backend}: `train_on_batch` "
+                "(Adam, includes the update and reading the loss back) and compiled `model(x, training=False)` (NumPy out)")
+        out.append(h.Comparison(f"{name}: {rec} vs {ctl_label}", what, sides,
+                                ratios=[("train: recurrent", "train: control"), ("infer: recurrent", "infer: control")]))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> h.Section:
+    return h.script_main(argv, title=TITLE, description=__doc__ or "", script="convrnn_step_time.py",
+                         add_script_arguments=add_arguments, comparisons=comparisons)
 
 
 if __name__ == "__main__":

@@ -1,125 +1,141 @@
-"""ONNX Runtime vs Keras: latency and throughput of exported zoo models, as ratios measured in one run.
+"""Exports: ONNX Runtime against Keras, throughput at batch 64 and latency at batch 1, each runtime in its own process.
 
-    python benchmarks/export_latency.py                          # default models, registry input sizes
-    python benchmarks/export_latency.py --models cbl-cnn-mnist5k --iterations 8 --repeats 50
-    python benchmarks/export_latency.py --models all --batch 32
-    python benchmarks/export_latency.py --backend jax            # Keras timed on JAX (export still via TensorFlow)
+    python benchmarks/export_latency.py [--models shipped | NAME ...] [--batch 64] [--iterations T] [common options]
 
-For each model: build it (``create``, random weights: latency does not depend on them), export to
-ONNX with the parity check, then time, interleaving the two runtimes round by round so that
-both see the same machine load:
-
-* latency — one example per call (median over ``--repeats`` calls, after warm-up);
-* throughput — examples per second at ``--batch`` examples per call.
-
-Keras is timed at its fastest inference path here, ``model(x, training=False)`` compiled for
-``--backend`` as in ``benchmarks/_backend.py`` (TensorFlow: inside a ``tf.function``, graph mode,
-traced once; JAX: ``jax.jit``; PyTorch: eager without gradients); ONNX Runtime with the CPU
-provider and default threads. The ONNX file is written by TensorFlow/tf2onnx whatever the
-backend (on JAX and PyTorch in a TensorFlow subprocess). The ratios are Keras time / ONNX Runtime
-time (latency; > 1: ONNX Runtime is faster) and ONNX Runtime throughput / Keras throughput.
+Per model three worker processes (``benchmarks/_harness.py``), all pinned to the same CPUs:
+Keras (``model(x, training=False)`` compiled for the backend as in ``benchmarks/_backend.py``:
+``tf.function`` / ``jax.jit`` / eager PyTorch without gradients), ONNX Runtime with default
+``SessionOptions()`` (every core, threads spinning while they wait), and ONNX Runtime tuned:
+``intra_op_num_threads = --threads``, ``inter_op_num_threads = 1``, sequential execution and
+``session.intra_op.allow_spinning = 0``. The Keras worker builds the model (``tz.create``: random
+weights, speed does not depend on them), exports it with ``tz.export`` (its parity check) and
+saves its inputs and outputs; each ONNX Runtime worker loads the file and checks its own output
+against them (max |ORT − Keras| in the facts). ONNX Runtime throughput / Keras throughput is
+1 / the time ratio (the issue's goal: ≥ 1.2, i.e. a time ratio ≤ 0.83).
 """
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
 import tempfile
-import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from _backend import add_backend_argument, backend_version, compiled, select_backend
+import _harness as h
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-DEFAULT_MODELS = ["standard-cnn-mnist5k", "cbl-cnn-mnist5k", "blt-digitdebris-mnist5k", "butd-multimnist5k"]
-
-
-def _time(fn, repeats: int) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
+TITLE = "Exports: ONNX Runtime against Keras"
+_MODELS: dict[tuple[str, int | None], Any] = {}
+_TMP: list[tempfile.TemporaryDirectory[str]] = []
 
 
-def bench_model(name: str, workdir: Path, batch: int, repeats: int, iterations: int | None) -> dict:
-    import onnxruntime as ort
+def _model(name: str, iterations: int | None) -> Any:
+    """The worker's model (built once per name and step count)."""
+    import topdown_zoo as tz
+
+    if (name, iterations) not in _MODELS:
+        model = tz.create(name)
+        if iterations is not None:
+            from topdown_zoo.exporting import iteration_key
+
+            key = iteration_key(model)
+            if key is None:
+                raise ValueError(f"{name} has no step count to override")
+            model = tz.create(name, **{key: iterations})
+        _MODELS[name, iterations] = model
+    return _MODELS[name, iterations]
+
+
+def keras_call(model: str, batch: int, workdir: str, iterations: int | None = None) -> tuple[Any, dict[str, Any]]:
+    """Factory (Keras worker): exports the model once, saves inputs and outputs at ``batch``, times Keras."""
+    import numpy as np
     from keras import ops
 
     import topdown_zoo as tz
-    from topdown_zoo.exporting import InputSignature, compare, keras_outputs
+    from _backend import compiled, facts
+    from topdown_zoo.exporting import InputSignature, keras_outputs
 
-    model = tz.create(name)
-    path = tz.export(model, workdir / f"{name}.onnx", iterations=iterations)
-    if iterations is not None:  # time the same architecture as the artifact
-        model = tz.create(name, **{tz_iteration_key(model): iterations})
-    sig = InputSignature.infer(model)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    keras_fn = compiled(lambda *t: model(sig.model_input(list(t)), training=False), model.variables)
-
-    def runners(arrays):
-        tensors = [ops.convert_to_tensor(a) for a in arrays]
-        feed = sig.feed(arrays)
-        return (lambda: keras_fn(*tensors)), (lambda: session.run(None, feed))
-
-    one, many = sig.random_inputs(model, batch=1, seed=0), sig.random_inputs(model, batch=batch, seed=1)
-    k1, o1 = runners(one)
-    kb, ob = runners(many)
-    if iterations is None:  # the artifact is the model we time
-        compare(keras_outputs(model, sig, one), {"output": o1()[0]}, 1e-4, what=name)
-    for fn in (k1, o1, kb, ob):  # warm-up (tracing, allocation)
-        fn(), fn()
-    k_lat, o_lat, k_thr, o_thr = [], [], [], []
-    rounds = 5
-    for _ in range(rounds):  # interleave the runtimes
-        k_lat += _time(k1, max(1, repeats // rounds))
-        o_lat += _time(o1, max(1, repeats // rounds))
-        k_thr += _time(kb, max(1, repeats // (4 * rounds)))
-        o_thr += _time(ob, max(1, repeats // (4 * rounds)))
-    k_l, o_l = statistics.median(k_lat), statistics.median(o_lat)
-    k_t, o_t = batch / statistics.median(k_thr), batch / statistics.median(o_thr)
-    return {"model": name, "keras_ms": 1e3 * k_l, "ort_ms": 1e3 * o_l, "latency_ratio": k_l / o_l,
-            "keras_eps": k_t, "ort_eps": o_t, "throughput_ratio": o_t / k_t}
+    net = _model(model, iterations)
+    path = Path(workdir) / "model.onnx"
+    if not path.exists():
+        tz.export(net, path)
+    sig = InputSignature.infer(net)
+    arrays = sig.random_inputs(net, batch=batch, seed=batch)
+    forward = compiled(lambda *t: net(sig.model_input(list(t)), training=False), net.variables)
+    tensors = [ops.convert_to_tensor(a) for a in arrays]
+    np.savez(Path(workdir) / f"batch{batch}.npz", **sig.feed(arrays))
+    np.save(Path(workdir) / f"keras{batch}.npy", keras_outputs(net, sig, arrays)["output"])
+    return (lambda: forward(*tensors)), {**facts(net), "onnx_bytes": path.stat().st_size}
 
 
-def tz_iteration_key(model) -> str:
-    from topdown_zoo.exporting import iteration_key
+def ort_call(workdir: str, batch: int, tuned: bool) -> tuple[Any, dict[str, Any]]:
+    """Factory (ONNX Runtime worker): a session on the exported file, default or tuned options."""
+    import numpy as np
+    import onnxruntime as ort
 
-    key = iteration_key(model)
-    if key is None:
-        raise SystemExit(f"{type(model).__name__} has no iteration count to override")
-    return key
+    options = None
+    if tuned:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = h.threads()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(str(Path(workdir) / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"])
+    with np.load(Path(workdir) / f"batch{batch}.npz") as data:
+        feed = {name: data[name] for name in data.files}
+    expected = np.load(Path(workdir) / f"keras{batch}.npy")
+    got = session.run(None, feed)[0]
+    return (lambda: session.run(None, feed)), {"max_abs_diff_vs_keras": float(np.max(np.abs(got - expected))),
+                                               "onnxruntime": ort.__version__}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS, help="registry names, or 'all'")
-    parser.add_argument("--batch", type=int, default=64, help="examples per call for throughput")
-    parser.add_argument("--repeats", type=int, default=40, help="timed calls per model for latency")
-    parser.add_argument("--iterations", type=int, default=None, help="override the refinement steps")
-    add_backend_argument(parser)
-    args = parser.parse_args(argv)
-    backend = select_backend(argv)
+def shipped() -> list[str]:
+    """The models whose trained weights ship with the zoo (the folders of ``hub/``)."""
+    return sorted(p.name for p in (h.ROOT / "hub").iterdir() if p.is_dir())
 
-    import topdown_zoo as tz
 
-    names = tz.list_models() if args.models == ["all"] else args.models
-    print(f"{backend_version(backend)}, onnxruntime {__import__('onnxruntime').__version__}, "
-          f"{os.cpu_count()} CPU cores; batch {args.batch}, {args.repeats} latency calls per model")
-    header = (f"{'model':28s} {'keras ms':>9s} {'ort ms':>8s} {'lat ×':>6s} "
-              f"{'keras ex/s':>11s} {'ort ex/s':>9s} {'thr ×':>6s}")
-    print(header)
-    print("-" * len(header))
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
-            r = bench_model(name, Path(tmp), args.batch, args.repeats, args.iterations)
-            print(f"{r['model']:28s} {r['keras_ms']:9.2f} {r['ort_ms']:8.2f} {r['latency_ratio']:6.2f} "
-                  f"{r['keras_eps']:11.0f} {r['ort_eps']:9.0f} {r['throughput_ratio']:6.2f}", flush=True)
-    print("lat × = Keras latency / ONNX Runtime latency; thr × = ONNX Runtime throughput / Keras throughput "
-          "(> 1: ONNX Runtime is faster)")
+def add_arguments(parser: Any) -> None:
+    parser.add_argument("--models", nargs="+", default=["shipped"], help="registry names, or 'shipped' (the hub/ models)")
+    parser.add_argument("--batch", type=int, default=64, help="examples per call of the throughput sides")
+    parser.add_argument("--iterations", type=int, default=None, help="override the step count (exported and timed)")
+
+
+def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
+    names = ["standard-cnn-mnist5k"] if settings.quick else (shipped() if args.models == ["shipped"] else args.models)
+    batch = 4 if settings.quick else args.batch
+    out = []
+    for name in names:
+        tmp = tempfile.TemporaryDirectory(prefix="bench-export-")
+        _TMP.append(tmp)  # removed when this process exits
+        keras_w = h.WorkerSpec(f"{name}-keras", settings.backend)
+        default_w, tuned_w = h.WorkerSpec(f"{name}-ort-default", None), h.WorkerSpec(f"{name}-ort-tuned", None)
+        sides = []
+        for b in sorted({1, batch}):
+            sides += [h.Side(f"Keras b{b}", keras_w, "export_latency:keras_call",
+                             {"model": name, "batch": b, "workdir": tmp.name, "iterations": args.iterations}, items=b),
+                      h.Side(f"ORT default b{b}", default_w, "export_latency:ort_call",
+                             {"workdir": tmp.name, "batch": b, "tuned": False}, "SessionOptions()", b),
+                      h.Side(f"ORT tuned b{b}", tuned_w, "export_latency:ort_call",
+                             {"workdir": tmp.name, "batch": b, "tuned": True},
+                             f"{settings.threads} intra-op threads, inter-op 1, no spinning", b)]
+        ratios = [(f"ORT {c} b{b}", f"Keras b{b}") for b in sorted({1, batch}, reverse=True) for c in ("default", "tuned")]
+        steps = f" with {args.iterations} steps" if args.iterations is not None else ""
+        what = (f"`{name}`{steps}: one inference call on a batch of {batch} (throughput) and of 1 (latency) — Keras's compiled "
+                f"`model(x, training=False)` on {settings.backend} (NumPy out) against `InferenceSession.run` on the exported "
+                "ONNX file (CPU provider); inputs are prepared once, not timed; export and session creation not timed")
+        out.append(h.Comparison(f"{name}", what, sides, ratios=ratios))
+    return out
+
+
+def throughput_notes(result: dict[str, Any]) -> None:
+    """Notes: ONNX Runtime throughput / Keras throughput (1 / the time ratio) at the larger batch."""
+    for r in result["ratios"]:
+        if "median" in r and not r["numerator"].endswith("b1"):
+            result["notes"].append(f"{r['numerator']}: throughput **{1 / r['median']:.2f}×** Keras's "
+                                   f"[{1 / r['q3']:.2f}–{1 / r['q1']:.2f}] (goal ≥ 1.2×)")
+
+
+def main(argv: Sequence[str] | None = None) -> h.Section:
+    return h.script_main(argv, title=TITLE, description=__doc__ or "", script="export_latency.py",
+                         add_script_arguments=add_arguments, comparisons=comparisons, postprocess=throughput_notes)
 
 
 if __name__ == "__main__":

@@ -1,91 +1,112 @@
-"""Settling throughput of the GNCN (and Conv-NGC) and its FLOP rate as a fraction of this
-machine's measured float32 matmul peak, both measured in the same run.
+"""GNCN (and Conv-NGC): settling and the full training update of GNCN-t1 and GNCN-PDH, against this CPU's matmul rate.
 
-    python benchmarks/ngc_settling.py [--batch 512] [--steps 50] [--repeats 3] [--conv]
-        [--backend {tensorflow,jax,torch}]
+    python benchmarks/ngc_settling.py [--batch 512] [--steps 50] [--n 2048] [--conv] [common options]
 
-Counts only the matrix products of settling: per example and step, the predictions
-(2·Σ J_{ℓ+1}·J_ℓ FLOPs) and the bottom-up error messages through E = Wᵀ (the same again). The
-peak is the best of ``--repeats`` 2048×2048 float32 matmuls on the same backend. Settling and
-the matmul are compiled as in ``benchmarks/_backend.py`` (``tf.function``, ``jax.jit``, or eager
-PyTorch without gradients).
+Sides, each in its own worker process (``benchmarks/_harness.py``): a float32 n × n matmul
+(the reference: this machine's matrix-product rate, timed in the same rounds), then for
+``gncn-t1-mnist5k`` and ``gncn-pdh-mnist5k`` (784-360-360-360, K = ``--steps``) the settling
+alone (``model.settle(x)`` compiled as in ``benchmarks/_backend.py``) and the full training update
+(``model.train_on_batch(x)``: settling, the local updates of eqs. 17–19 and 8, Adam, the
+re-projection); with ``--conv`` also Conv-NGC (``conv-ngc-natural32``, T = 60, batch 64).
+The fraction of the matmul rate counts only the matrix products GNCN-t1 also has — per example
+and step the predictions (2·Σ J_{ℓ+1}·J_ℓ FLOPs) and the bottom-up error messages (the same
+again); PDH's Σ⁻¹ and lateral products are not counted, so its fraction understates its rate.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import time
+from collections.abc import Sequence
+from typing import Any
 
-from _backend import add_backend_argument, backend_version, compiled, model_forward, select_backend
+import _harness as h
 
-
-def _best(fn, repeats):
-    fn()  # warm-up / tracing
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+TITLE = "GNCN settling and training update"
 
 
-def _threads(backend: str) -> int:
-    """The backend's intra-op thread setting (0 = its default; JAX has none: it uses every core)."""
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.config.threading.get_intra_op_parallelism_threads()
-    if backend == "torch":
-        import torch
-
-        return torch.get_num_threads()
-    return 0
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--batch", type=int, default=512)
-    ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--n", type=int, default=2048, help="matmul size for the peak")
-    ap.add_argument("--conv", action="store_true", help="also time Conv-NGC (T=60, batch 64)")
-    add_backend_argument(ap)
-    args = ap.parse_args(argv)
-    backend = select_backend(argv)
-
+def matmul(n: int) -> tuple[Any, dict[str, Any]]:
+    """Factory (in a worker): a compiled float32 ``n × n`` matmul, its result summed on the host."""
     import numpy as np
     from keras import ops
 
-    from topdown_zoo.models.ngc.conv_ngc import build_conv_ngc
-    from topdown_zoo.models.ngc.gncn import build_gncn
+    from _backend import compiled
 
     rng = np.random.default_rng(0)
-    a = ops.convert_to_tensor(rng.standard_normal((args.n, args.n), dtype=np.float32))
-    b = ops.convert_to_tensor(rng.standard_normal((args.n, args.n), dtype=np.float32))
+    a = ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32))
+    b = ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32))
     mm = compiled(ops.matmul)
-    t_mm = _best(lambda: mm(a, b), args.repeats)
-    peak = 2 * args.n ** 3 / t_mm
+    return (lambda: mm(a, b)), {"flops": 2 * n ** 3}
 
-    model = build_gncn((784,), hidden=[360, 360, 360], iterations=args.steps)
-    x = ops.convert_to_tensor((rng.random((args.batch, 784)) > 0.5).astype("float32"))
-    settle = compiled(lambda v: model.settle(v)["predictions"][0], model.variables)
-    t = _best(lambda: settle(x), args.repeats)
-    dims = model.dims
-    flops_step = 2 * 2 * sum(dims[l] * dims[l + 1] for l in range(len(dims) - 1))  # predictions + E·e messages
-    rate = args.batch * args.steps / t
-    out = {"matmul_peak_gflops": peak / 1e9, "gncn_sample_steps_per_s": rate,
-           "gncn_gflops": rate * flops_step / 1e9, "gncn_fraction_of_peak": rate * flops_step / peak,
-           "gncn_seconds_per_batch": t, "batch": args.batch, "steps": args.steps,
-           "flops_per_sample_step": flops_step, "backend": backend, "versions": backend_version(backend),
-           "threads": _threads(backend)}
-    if args.conv:
-        conv = build_conv_ngc((32, 32, 3), iterations=60)
-        xi = rng.random((64, 32, 32, 3), dtype=np.float32)
-        run = model_forward(conv)
-        tc = _best(lambda: run(xi), args.repeats)
-        out["conv_ngc_sample_steps_per_s"] = 64 * 60 / tc
-    print(json.dumps(out, indent=2))
-    return out
+
+def gncn(model: str, kind: str, batch: int, steps: int, hidden: list[int] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Factory (in a worker): ``kind`` "settle" (compiled ``model.settle(x)``) or "update" (``train_on_batch(x)``)."""
+    import topdown_zoo as tz
+    from _backend import compiled, example_batch, facts, forward_call, train_call
+
+    net = tz.create(model, iterations=steps, **({"hidden": hidden} if hidden else {}))
+    x = example_batch(net, batch, binary=not model.startswith("conv"))
+    info = facts(net)
+    if kind == "update":
+        return train_call(net, x, None), info
+    if model.startswith("conv"):
+        return forward_call(net, x), info
+    settle = compiled(lambda v: net.settle(v)["predictions"][0], net.variables)
+    dims = net.dims
+    info["flops"] = batch * steps * 4 * sum(dims[l] * dims[l + 1] for l in range(len(dims) - 1))
+    return (lambda: settle(x)), info
+
+
+def add_arguments(parser: Any) -> None:
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=50, help="K, settling steps of the GNCN")
+    parser.add_argument("--n", type=int, default=2048, help="size of the reference matmul")
+    parser.add_argument("--conv", action="store_true", help="also Conv-NGC (T = 60, batch 64)")
+
+
+def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
+    quick = settings.quick
+    batch, steps, n = (8, 3, 128) if quick else (args.batch, args.steps, args.n)
+    hidden = [36, 36, 36] if quick else None
+    sides = [h.Side("matmul", h.WorkerSpec("matmul", settings.backend), "ngc_settling:matmul", {"n": n}, f"{n}×{n} float32")]
+    for variant in ("t1", "pdh"):
+        for kind in ("settle", "update"):
+            label = f"GNCN-{variant.upper() if variant == 'pdh' else variant} {kind}"
+            sides.append(h.Side(label, h.WorkerSpec(label.replace(" ", "-"), settings.backend), "ngc_settling:gncn",
+                                {"model": f"gncn-{variant}-mnist5k", "kind": kind, "batch": batch, "steps": steps, "hidden": hidden},
+                                items=batch))
+    ratios = [("GNCN-PDH settle", "GNCN-t1 settle"), ("GNCN-PDH update", "GNCN-t1 update"),
+              ("GNCN-t1 update", "GNCN-t1 settle"), ("GNCN-PDH update", "GNCN-PDH settle")]
+    if args.conv and not quick:
+        for kind in ("settle", "update"):
+            label = f"Conv-NGC {kind}"
+            sides.append(h.Side(label, h.WorkerSpec(label.replace(" ", "-"), settings.backend), "ngc_settling:gncn",
+                                {"model": "conv-ngc-natural32", "kind": kind, "batch": 64, "steps": 60}, items=64))
+        ratios.append(("Conv-NGC update", "Conv-NGC settle"))
+    sizes = "784-36-36-36 (--quick)" if quick else "784-360-360-360"
+    what = (f"GNCN {sizes}, K = {steps}, batch {batch} binary images, on {settings.backend}: settling = compiled "
+            "`model.settle(x)` (K steps and the final prediction, output read back); update = `model.train_on_batch(x)` "
+            f"(settling + local updates + Adam + re-projection); reference: a compiled {n}×{n} float32 matmul")
+    return [h.Comparison(TITLE, what, sides, ratios=ratios)]
+
+
+def matmul_fractions(result: dict[str, Any]) -> None:
+    """Notes: each settling side's matrix-product rate as a fraction of the matmul's, per round."""
+    sides = {s["label"]: s for s in result["sides"]}
+    mm = sides.get("matmul", {})
+    if "times_s" not in mm:
+        return
+    for s in result["sides"]:
+        if s["label"] == "matmul" or "flops" not in s["facts"] or "times_s" not in s:
+            continue
+        values = [(s["facts"]["flops"] / t) / (mm["facts"]["flops"] / t_mm) for t, t_mm in zip(s["times_s"], mm["times_s"])]
+        q1, q2, q3 = h.quartiles(values)
+        s["matmul_fraction"] = {"median": q2, "q1": q1, "q3": q3}
+        gflops = s["facts"]["flops"] / s["median_s"] / 1e9
+        result["notes"].append(f"{s['label']}: {gflops:.1f} GFLOP/s in the counted matrix products, **{q2:.2f}** "
+                               f"[{q1:.2f}–{q3:.2f}] of the matmul's rate in the same rounds")
+
+
+def main(argv: Sequence[str] | None = None) -> h.Section:
+    return h.script_main(argv, title=TITLE, description=__doc__ or "", script="ngc_settling.py",
+                         add_script_arguments=add_arguments, comparisons=comparisons, postprocess=matmul_fractions)
 
 
 if __name__ == "__main__":

@@ -38,9 +38,14 @@ from topdown_zoo.registry import ModelSpec, get_spec, list_models  # noqa: E402
 
 __version__ = "0.1.0"
 
+# keras.saving.load_model(zoo folder or "hf://…") finds the zoo's classes once Keras is imported.
+from topdown_zoo import keras_hook as _keras_hook  # noqa: E402
+
+_keras_hook.install()
+
 #: public names that need Keras, imported on first access (PEP 562)
 _LAZY = {"ZooModel": "topdown_zoo.models.base", "InputSpec": "topdown_zoo.models.base",
-         "Prediction": "topdown_zoo.models.base"}
+         "Prediction": "topdown_zoo.models.base", "add_feedback": "topdown_zoo.models.cbl.wrap"}
 #: sub-packages reachable as attributes without an import of their own (``topdown_zoo.hub.load_folder``)
 _SUBMODULES = {"data", "evaluation", "exporting", "hub", "layers", "learning", "model_card", "models", "recipe",
                "training"}
@@ -67,6 +72,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BackendError", "ConfigError", "DatasetError", "ExportError", "ExportParityError", "HubError", "InputSpecError",
     "InputSpec", "ModelSpec", "Prediction", "RecipeError", "TopdownZooError", "UnknownModelError",
-    "WeightsNotAvailableError", "ZooModel", "__version__", "create", "export", "get_spec", "list_models", "load",
+    "WeightsNotAvailableError", "ZooModel", "__version__", "add_feedback", "create", "export", "get_spec", "list_models", "load",
     "register_keras_classes",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from topdown_zoo.checks import check_config_limits
 from topdown_zoo.errors import ConfigError, WeightsNotAvailableError
 from topdown_zoo.registry import ModelSpec, all_specs, get_spec
 
@@ -129,6 +130,7 @@ def build_from_spec(spec: ModelSpec, overrides: dict[str, Any] | None = None) ->
             f"unknown config key(s) {', '.join(unknown)} for {spec.name}; "
             f"allowed: {', '.join(sorted(allowed)) if allowed else 'the family config keys'}"
         )
+    check_config_limits(overrides)  # before anything is allocated: an untrusted config may ask for 10⁹ steps
     config = model_config(spec, overrides)
     return spec.build_fn()(spec.input_shape, **config, registry_name=spec.name, registry_overrides=dict(overrides))
 
@@ -162,6 +164,11 @@ def load(name: str, revision: str | None = None, weights: str | Path | None = No
 
     Overrides that change the architecture's weights (e.g. another backbone) fail to load;
     inference-time keys such as ``iterations`` or ``tolerance`` are fine.
+
+    Integrity: beside each folder's ``SHA256SUMS``, the package pins the sha256 of every file of
+    every published entry (``topdown_zoo/hub/pins.json``). The mirror, shipped and Hugging Face
+    copies must match those pins; a folder or ``.weights.h5`` of your own loads with an
+    ``UnpinnedWeightsWarning``; weights pinned for another entry are refused (docs/hub.md).
     """
     if isinstance(name, str) and name.startswith("hf://"):
         register_keras_classes()
@@ -173,11 +180,13 @@ def load(name: str, revision: str | None = None, weights: str | Path | None = No
     register_keras_classes()
     from topdown_zoo import hub
 
-    folder_or_file = hub.resolve(spec, revision=revision, weights=weights)
-    if folder_or_file is None:
+    found = hub.resolve_source(spec, revision=revision, weights=weights)
+    if found is None:
         raise WeightsNotAvailableError(
             f"{name} has no trained weights yet. Train them with `topdown-zoo train recipes/{spec.recipe}` "
             f"and load the run's hub folder with load({name!r}, weights='runs/.../hub'), "
             f"or use create({name!r}) for a randomly initialised model."
         )
-    return hub.load_folder(folder_or_file, spec=spec, overrides=overrides)
+    folder_or_file, source = found
+    return hub.load_folder(folder_or_file, spec=spec, overrides=overrides,
+                           published=source in hub.PUBLISHED_SOURCES)

@@ -14,12 +14,19 @@ import contextlib
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from topdown_zoo.errors import InputSpecError, TopdownZooError  # noqa: E402
+from topdown_zoo.errors import (  # noqa: E402
+    ExportError,
+    InputSpecError,
+    RecipeError,
+    TopdownZooError,
+    UnpinnedWeightsWarning,
+)
 
 VERBOSITY = ("auto", "0", "1", "2")
 PREDICT_BATCH = 256
@@ -79,8 +86,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from topdown_zoo.recipe import load_recipe
     from topdown_zoo.training import train
 
+    if Path(args.recipe).is_dir():
+        raise RecipeError(f"{args.recipe!r} is a directory; give a recipe file (recipes/NAME.yaml) or a registry name")
     recipe = load_recipe(args.recipe, args.set)
-    metrics = train(recipe, args.out, smoke=args.smoke, hub_dir=args.hub_dir, verbose=args.verbose)
+    metrics = train(recipe, args.out, smoke=args.smoke, hub_dir=args.hub_dir, verbose=args.verbose, force=args.force)
     shown = {k: v for k, v in metrics.items() if not k.startswith("_")}
     _emit_json(args, shown)
     return 0
@@ -106,12 +115,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     spec = get_spec(args.name)
     model = _load_for_cli(args.name, args.weights, args.random_init)
     overrides = {} if args.batch_size is None else {"batch_size": args.batch_size}
-    metrics = evaluate_entry(model, spec, smoke=args.smoke, recipe=_recipe_of(args.weights), **overrides)
+    recipe = _recipe_of(args.weights)
+    metrics = evaluate_entry(model, spec, smoke=args.smoke, recipe=recipe, **overrides)
     if args.json:
         _emit_json(args, metrics)
-        return 0
-    for key, value in metrics.items():
-        _emit(args, f"{key:<24} {value:.6g}")
+    else:
+        for key, value in metrics.items():
+            _emit(args, f"{key:<24} {value:.6g}")
+    if args.plots:
+        from topdown_zoo.plots import load_examples, write_plots
+
+        paths = write_plots(model, load_examples(spec, smoke=args.smoke, recipe=recipe), args.plots)
+        print(f"wrote {', '.join(p.name for p in paths)} to {args.plots}", file=sys.stderr)
     return 0
 
 
@@ -134,20 +149,39 @@ def _recipe_of(weights: str | None) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------------------------------- predict
 def _read_npy(path: str) -> Any:
-    """The array in a ``.npy`` file, memory-mapped (the file's size does not matter)."""
+    """The array in a ``.npy`` file, memory-mapped (the file's size does not matter): its header
+    is checked against the file's size first, so a header claiming 10⁹ rows is an error, not an
+    allocation."""
     import numpy as np
 
+    source = Path(path)
+    if source.is_dir():
+        raise InputSpecError(f"{path!r} is a directory; give a .npy file saved with numpy.save(path, x)")
     try:
-        with open(path, "rb") as f:
+        with open(source, "rb") as f:
             magic = f.read(6)
-        if magic != b"\x93NUMPY":
-            raise InputSpecError(f"{path!r} is {'empty' if not magic else 'not a .npy file'}: save the batch with "
-                                 "numpy.save(path, x)")
-        x = np.load(path, mmap_mode="r", allow_pickle=False)
+            if magic != b"\x93NUMPY":
+                raise InputSpecError(f"{path!r} is {'empty' if not magic else 'not a .npy file'}: save the batch with "
+                                     "numpy.save(path, x)")
+            f.seek(0)
+            major, _minor = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+            offset = f.tell()
+        if dtype.hasobject:
+            raise InputSpecError(f"cannot read {path!r} as a .npy array: it holds Python objects (a pickle, "
+                                 "never loaded); give a numeric array")
+        needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        available = source.stat().st_size - offset
+        if needed > available:
+            raise InputSpecError(f"{path!r} is truncated or its header is wrong: the header says shape {tuple(shape)} "
+                                 f"({needed} bytes of data) but the file holds {available} bytes after it")
+        x = np.load(source, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
         if isinstance(err, TopdownZooError):
             raise
-        raise InputSpecError(f"cannot read {path!r} as a .npy array: {err}") from None
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+        raise InputSpecError(f"cannot read {path!r} as a .npy array: {reason}") from None
     return x
 
 
@@ -290,11 +324,31 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from topdown_zoo.exporting import export
 
+    _check_writable_target(args.out)
     model = _load_for_cli(args.name, args.weights, args.random_init)
     path = export(model, args.out, format=args.format, iterations=args.iterations, outputs=args.outputs,
-                  check=not args.no_check)
+                  check=not args.no_check, force=args.force)
     _emit(args, f"exported {args.name} to {path}")
     return 0
+
+
+def _check_writable_target(out: str) -> None:
+    """Refuse an output path that cannot be created: one under a file, or in a folder that is
+    not writable (checked before the model is loaded, which takes seconds)."""
+    target = Path(out).absolute()
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ExportError(f"cannot write {out!r}: {str(parent)!r} is a file, not a folder")
+    import tempfile
+
+    try:  # a real probe: access() says yes to root even on /sys and /proc
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as err:
+        raise ExportError(f"cannot write {out!r}: the folder {str(parent)!r} is not writable "
+                          f"({err.strerror or err})") from None
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
@@ -318,6 +372,15 @@ def _verbosity(value: str) -> str | int:
     if value not in VERBOSITY:
         raise argparse.ArgumentTypeError(f"must be auto, 0, 1 or 2, got {value!r}")
     return value if value == "auto" else int(value)
+
+
+def _batch_size(value: str) -> int:
+    from topdown_zoo.checks import MAX_BATCH_SIZE
+
+    number = _positive_int(value)
+    if number > MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"must be an integer in [1, {MAX_BATCH_SIZE}], got {value!r}")
+    return number
 
 
 def _positive_int(value: str) -> int:
@@ -352,7 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key (dotted)")
     p.add_argument("--smoke", action="store_true", help="a few steps on tiny data, to check the recipe runs")
     p.add_argument("--out", help="run directory (default runs/NAME)")
-    p.add_argument("--hub-dir", help="also package the trained model into HUB_DIR/NAME")
+    p.add_argument("--hub-dir", help="also package the trained model into HUB_DIR/NAME (refused if it exists)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing HUB_DIR/NAME, and discard an interrupted run of another recipe in --out")
     p.add_argument("--verbose", type=_verbosity, default="auto",
                    help="Keras verbosity: auto, 0, 1 (progress bar), 2 (one line per epoch)")
     p.set_defaults(func=_cmd_train, needs=_KERAS_AND_DATA)
@@ -362,8 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print only the metrics, as one JSON object")
     p.add_argument("--weights", help="a hub folder or .weights.h5 file instead of the published weights")
     p.add_argument("--smoke", action="store_true", help="evaluate on a few dozen examples")
-    p.add_argument("--batch-size", type=_positive_int, help="evaluation batch size (default: the recipe's, else 256)")
+    p.add_argument("--batch-size", type=_batch_size, help="evaluation batch size (default: the recipe's, else 256)")
     p.add_argument("--random-init", action="store_true", help="evaluate an untrained model if no weights exist")
+    p.add_argument("--plots", metavar="DIR", help="also write the model's pictures (PNG) into DIR "
+                   "(samples, reconstructions, per-step predictions ...; see docs/pictures.md)")
     p.set_defaults(func=_cmd_evaluate, needs=_KERAS_AND_DATA)
 
     p = sub.add_parser("predict", help="predictions for a batch stored as .npy, one line per example")
@@ -373,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the task to answer (an id or a name), for a model that takes a task (default: every task)")
     p.add_argument("--out", help="also write the predictions (columns and arrays, e.g. reconstructions) to OUT.npz")
     p.add_argument("--json", action="store_true", help='print one JSON object {"columns": {...}}')
-    p.add_argument("--batch-size", type=_positive_int, default=PREDICT_BATCH,
+    p.add_argument("--batch-size", type=_batch_size, default=PREDICT_BATCH,
                    help=f"examples per model call (default {PREDICT_BATCH})")
     p.add_argument("--weights", help="a hub folder or .weights.h5 file instead of the published weights")
     p.set_defaults(func=_cmd_predict, needs=_KERAS)
@@ -392,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-check", action="store_true", help="skip the parity check against Keras")
     p.add_argument("--weights")
     p.add_argument("--random-init", action="store_true", help="export an untrained model if no weights exist")
+    p.add_argument("--force", action="store_true",
+                   help="replace whatever is at --out (without it, only an earlier export is replaced)")
     p.set_defaults(func=_cmd_export, needs=_KERAS_AND_DATA)
 
     p = sub.add_parser("publish", help="upload a packaged hub folder to the Hugging Face Hub")
@@ -418,13 +487,29 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``topdown-zoo`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     stdout: TextIO = sys.stdout
     try:
-        args = build_parser().parse_args(argv)
-        args.stdout = stdout
-        return _run(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", UnpinnedWeightsWarning)  # the zoo shows each one once itself
+            warnings.showwarning = _one_line_warning
+            args = build_parser().parse_args(argv)
+            args.stdout = stdout
+            return _run(args)
     except TopdownZooError as err:
         message = " ".join(str(err).split())
         print(f"error: {message}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file the command cannot read or write: the user's environment, not a bug
+        where = f" {err.filename!r}" if err.filename else ""
+        print(f"error: cannot access{where}: {err.strerror or err}", file=sys.stderr)
+        return 2
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: TextIO | None = None, line: str | None = None) -> None:
+    """Zoo warnings as one line ``warning: ...`` on stderr; others as Python prints them."""
+    if issubclass(category, UnpinnedWeightsWarning):
+        print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 if __name__ == "__main__":

@@ -69,3 +69,8 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """A ' Did you mean: a, b?' suffix, or '' when nothing is close."""
     matches = close_matches(word, candidates)
     return f" Did you mean: {', '.join(matches)}?" if matches else ""
+
+
+class UnpinnedWeightsWarning(UserWarning):
+    """Weights loaded from a folder or file that no pin of the package vouches for (a user's own
+    run, or a copy that differs from every published entry): only its own ``SHA256SUMS`` was checked."""

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from topdown_zoo.typing import ArrayLike
+
 _EPS = 1e-7
 
 
-def _to255(x):
+def _to255(x: ArrayLike) -> np.ndarray:
     return np.clip(np.asarray(x, dtype="float64"), 0.0, 1.0) * 255.0
 
 
-def mse_255(x, x_hat) -> float:
+def mse_255(x: ArrayLike, x_hat: ArrayLike) -> float:
     """Eq. 4: mean over images and channels of the per-channel pixel MSE, inputs in [0, 1]."""
     a, b = _to255(x), _to255(x_hat)
     return float(np.mean((a - b) ** 2))
 
 
-def psnr_255(x, x_hat) -> float:
+def psnr_255(x: ArrayLike, x_hat: ArrayLike) -> float:
     """Eq. 6: per image and channel ``20 log10(255 / RMSE)``, averaged (RMSE floored at 1e-8)."""
     a, b = _to255(x), _to255(x_hat)
     a = a.reshape(a.shape[0], -1, a.shape[-1]) if a.ndim == 4 else a.reshape(a.shape[0], -1, 1)
@@ -35,7 +37,7 @@ def psnr_255(x, x_hat) -> float:
     return float(np.mean(20.0 * np.log10(255.0 / np.maximum(rmse, 1e-8))))
 
 
-def ssim_255(x, x_hat) -> float:
+def ssim_255(x: ArrayLike, x_hat: ArrayLike) -> float:
     """Eq. 5 (scikit-image's windowed SSIM, data_range 255, per image; channels as channel_axis)."""
     from skimage.metrics import structural_similarity
 
@@ -49,28 +51,28 @@ def ssim_255(x, x_hat) -> float:
     return float(np.mean(scores))
 
 
-def bce(x, x_hat) -> float:
+def bce(x: ArrayLike, x_hat: ArrayLike) -> float:
     """Binary cross-entropy in nats: ``−Σ_d x log x̂ + (1−x) log(1−x̂)`` per image, mean over images."""
     x = np.asarray(x, dtype="float64").reshape(len(x), -1)
     p = np.clip(np.asarray(x_hat, dtype="float64").reshape(len(x), -1), _EPS, 1 - _EPS)
     return float(np.mean(-np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=1)))
 
 
-def masked_mse(x, x_hat, mask) -> float:
+def masked_mse(x: ArrayLike, x_hat: ArrayLike, mask: ArrayLike) -> float:
     """M-MSE: ``((x̂ − x) ⊗ (1 − m))ᵀ((x̂ − x) ⊗ (1 − m))`` per image, mean over images."""
     x = np.asarray(x, dtype="float64").reshape(len(x), -1)
     d = (np.asarray(x_hat, dtype="float64").reshape(len(x), -1) - x) * (1.0 - np.asarray(mask).reshape(len(x), -1))
     return float(np.mean(np.sum(d * d, axis=1)))
 
 
-def bernoulli_log_likelihoods(x, means) -> np.ndarray:
+def bernoulli_log_likelihoods(x: ArrayLike, means: ArrayLike) -> np.ndarray:
     """``log p(x_i | μ_n)`` for binary ``x`` (I, D) and Bernoulli means (N, D): an (I, N) array."""
     x = np.asarray(x, dtype="float64").reshape(len(x), -1)
     mu = np.clip(np.asarray(means, dtype="float64").reshape(len(means), -1), _EPS, 1 - _EPS)
     return x @ np.log(mu).T + (1.0 - x) @ np.log(1.0 - mu).T
 
 
-def log_px_monte_carlo(x, sample_means, chunk: int = 1000) -> np.ndarray:
+def log_px_monte_carlo(x: ArrayLike, sample_means: ArrayLike, chunk: int = 1000) -> np.ndarray:
     """Per-example ``log p(x) ≈ logsumexp_n log p(x|z_n) − log N`` from N prior samples' Bernoulli
     means (``sample_means``, shape (N, D)). Returns an (I,) array in nats."""
     from scipy.special import logsumexp

@@ -9,27 +9,56 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping
+import re
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from topdown_zoo.registry import ModelSpec
 
 LICENSE = "apache-2.0"
 
-# registry dataset key -> (Hugging Face dataset id, human name)
-DATASETS = {
-    "cifar10": ("cifar10", "CIFAR-10"),
-    "imagenet2012": ("imagenet-1k", "ImageNet-1k (ILSVRC 2012)"),
-    "speech_commands": ("speech_commands", "Speech Commands"),
-    "mnist5k": ("mnist", "mnist5k (5,000 MNIST digits shipped with topdown_zoo)"),
+# Hugging Face Hub tasks (https://huggingface.co/tasks) an entry may name as ``pipeline_tag``.
+HUB_PIPELINE_TAGS = frozenset({"image-classification", "audio-classification", "image-to-image",
+                               "unconditional-image-generation", "image-feature-extraction"})
+
+# registry dataset key -> (Hugging Face Hub dataset id or None, what this entry's data is).
+# Where the data is a subset or a derivation of a Hub dataset, the id is the source's and the card's
+# body says what was taken from it; data with no Hub source has no id.
+DATASETS: dict[str, tuple[str | None, str]] = {
+    "cifar10": ("uoft-cs/cifar10", "CIFAR-10"),
+    "ngc_cifar10": ("uoft-cs/cifar10", "CIFAR-10 images as the Conv-NGC paper uses them"),
+    "ngc_svhn": ("ufldl-stanford/svhn", "SVHN images as the Conv-NGC paper uses them"),
+    "imagenet2012": ("ILSVRC/imagenet-1k", "ImageNet-1k (ILSVRC 2012)"),
+    "speech_commands": ("google/speech_commands", "Speech Commands (12 TFDS labels, log-mel spectrograms)"),
+    "mnist5k": ("ylecun/mnist", "mnist5k: 5,000 MNIST digits shipped with topdown_zoo (4,000 train / 1,000 test)"),
+    "mnist5k_binary": ("ylecun/mnist", "mnist5k digits binarised at 0.5 (the GNCN paper's binarised MNIST, "
+                                       "on the 5,000-digit subset)"),
+    "binarized_mnist": ("ylecun/mnist", "MNIST binarised at 0.5"),
+    "binarized_fashion_mnist": ("zalando-datasets/fashion_mnist", "Fashion-MNIST binarised at 0.5"),
+    "binarized_kmnist": (None, "Kuzushiji-MNIST (TFDS `kmnist`) binarised at 0.5"),
+    "multi_mnist": ("ylecun/mnist", "two MNIST digits on one canvas (BU-TD's Multi-MNIST, made from MNIST)"),
+    "multi_mnist5k": ("ylecun/mnist", "two mnist5k digits on one canvas (BU-TD's Multi-MNIST, made offline "
+                                      "from the 5,000-digit subset)"),
+    "digit_debris_mnist5k": ("ylecun/mnist", "mnist5k digits with 0–40 digit-fragment debris (the "
+                                             "recurrence lecture's digit-debris task, made offline)"),
+    "color_mnist": ("ylecun/mnist", "MNIST digits coloured (the Conv-NGC paper's colour MNIST)"),
+    "celeba_attributes": (None, "CelebA face attributes (TFDS `celeb_a`)"),
+    "natural32": (None, "32×32 patches of the photographs shipped with scikit-image"),
 }
 # limitations a dataset brings to every card trained on it
 DATASET_NOTES = {
     "mnist5k": "mnist5k is a 5,000-digit subset of MNIST: its test set has 1,000 digits, so accuracies carry an "
                "uncertainty of about ±1 percentage point.",
 }
-# counts an evaluator may report beside its metrics: stated in the text, kept out of the model-index
-COUNT_KEYS = {"examples", "num_examples", "n_examples"}
+# what an evaluator may report beside its results: settings and counts of the evaluation itself.
+# They go into the card's text, never into the model-index.
+SETTING_KEYS = frozenset({"examples", "num_examples", "n_examples", "gmm_components", "mc_samples"})
+COUNT_KEYS = SETTING_KEYS  # kept for callers of the 0.1 name
+# detail rows (per step, per level, per layer): in the card's tables, not in the model-index
+_DETAIL = re.compile(r"(_t\d+|_step\d+)$|^subnet_|_debris\d+")
 
 
-def _task_tags(spec) -> tuple[str | None, str]:
+def _task_tags(spec: ModelSpec | None) -> tuple[str | None, str]:
     """(pipeline_tag, model-index task type): the entry's Hugging Face Hub task."""
     if spec is None:
         return None, "other"
@@ -37,34 +66,45 @@ def _task_tags(spec) -> tuple[str | None, str]:
 
 
 def measured(metrics: Mapping[str, Any] | None) -> dict[str, float]:
-    """The numeric, finite top-level entries of ``metrics.json`` (``_run`` and the like dropped)."""
+    """The numeric, finite results of ``metrics.json`` (``_run``, settings and counts dropped)."""
     out = {}
     for key, value in (metrics or {}).items():
-        if key.startswith("_") or key in COUNT_KEYS or isinstance(value, bool):
+        if key.startswith("_") or key in SETTING_KEYS or isinstance(value, bool):
             continue
         if isinstance(value, (int, float)) and math.isfinite(float(value)):
             out[key] = float(value)
     return out
 
 
-def front_matter(spec=None, metrics: Mapping[str, Any] | None = None, *, model_name: str | None = None) -> str:
-    """The YAML front matter (between ``---`` lines) with a ``model-index`` of the measured metrics."""
+def headline(metrics: Mapping[str, Any] | None) -> dict[str, float]:
+    """The results that go into the model-index: :func:`measured` without the per-step,
+    per-level and per-layer detail rows (those stay in the card's tables)."""
+    return {k: v for k, v in measured(metrics).items() if not _DETAIL.search(k)}
+
+
+def settings(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The evaluation's own settings and counts reported in ``metrics.json``."""
+    return {k: v for k, v in (metrics or {}).items() if k in SETTING_KEYS}
+
+
+def front_matter(spec: ModelSpec | None = None, metrics: Mapping[str, Any] | None = None, *, model_name: str | None = None) -> str:
+    """The YAML front matter (between ``---`` lines) with a ``model-index`` of the headline results."""
     from huggingface_hub import EvalResult, ModelCardData
 
     name = model_name or (spec.name if spec is not None else "topdown_zoo model")
     pipeline_tag, task_type = _task_tags(spec)
     run = dict((metrics or {}).get("_run") or {})
     dataset_key = str(spec.dataset if spec is not None else run.get("dataset") or "")
-    dataset_id, dataset_name = DATASETS.get(dataset_key, (dataset_key, dataset_key))
+    dataset_id, dataset_name = DATASETS.get(dataset_key, (None, dataset_key))
     tags = ["keras", "topdown-zoo", "top-down-feedback"]
     if spec is not None:
         tags += [spec.family, spec.task]
     if run.get("smoke"):
         tags.append("smoke-test")
     eval_results = [
-        EvalResult(task_type=task_type, dataset_type=dataset_id or "unknown", dataset_name=dataset_name or "unknown",
+        EvalResult(task_type=task_type, dataset_type=dataset_id or dataset_key, dataset_name=dataset_name,
                    dataset_split=run.get("split", "test"), metric_type=key, metric_name=key, metric_value=value)
-        for key, value in measured(metrics).items()
+        for key, value in headline(metrics).items()
     ] if dataset_key else []
     data = ModelCardData(
         library_name="keras",
@@ -82,7 +122,7 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
 
 
-def render(spec=None, metrics: Mapping[str, Any] | None = None, recipe: Mapping[str, Any] | None = None,
+def render(spec: ModelSpec | None = None, metrics: Mapping[str, Any] | None = None, recipe: Mapping[str, Any] | None = None,
            metadata: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,
            repo_id: str | None = None) -> str:
     """The whole ``README.md`` of a hub folder."""
@@ -100,11 +140,13 @@ def render(spec=None, metrics: Mapping[str, Any] | None = None, recipe: Mapping[
 
     lines += ["## Intended use", ""]
     if spec is not None:
-        dataset = DATASETS.get(spec.dataset, (spec.dataset, spec.dataset))[1]
+        dataset = DATASETS.get(spec.dataset, (None, spec.dataset))[1]
         lines += [f"A research model of the `{spec.family}` family of "
                   "topdown_zoo (neural networks with top-down feedback), "
                   f"trained for {spec.task} on {dataset}. Use it to reproduce, analyse or fine-tune the "
                   "method; it was not evaluated for any deployed application.", ""]
+        source = DATASETS.get(spec.dataset, (None, ""))[0]
+        lines += [f"- Data: {dataset}" + (f" (source on the Hugging Face Hub: `{source}`)" if source else "") + "."]
         lines += [f"- Input: one example of shape `{list(spec.input_shape)}` ({spec.input_dtype}"
                   + (f", values in {list(spec.input_range)}" if spec.input_range else "") + "), batch axis first."]
         if spec.preprocessing:
@@ -143,7 +185,8 @@ def render(spec=None, metrics: Mapping[str, Any] | None = None, recipe: Mapping[
     lines += ["## Results", ""]
     split = run.get("split", "test")
     found = dict(metrics or {})
-    count = next((int(found[k]) for k in COUNT_KEYS if isinstance(found.get(k), (int, float))), None)
+    count = next((int(found[k]) for k in ("examples", "num_examples", "n_examples")
+                  if isinstance(found.get(k), (int, float))), None)
     if results:
         lines += [f"Measured by this project (`metrics.json`, {split} split"
                   + (f" of {run['dataset']}" if run.get("dataset") else "")
@@ -151,6 +194,13 @@ def render(spec=None, metrics: Mapping[str, Any] | None = None, recipe: Mapping[
                   "| metric | measured (ours) |", "|---|---|"]
         lines += [f"| {key} | {_fmt(value)} |" for key, value in results.items()]
         lines += [""]
+        other = {k: v for k, v in settings(metrics).items() if k not in ("examples", "num_examples", "n_examples")}
+        if other:
+            lines += ["Evaluation settings: " + ", ".join(f"{k} {v}" for k, v in other.items()) + ".", ""]
+        detail = len(results) - len(headline(metrics))
+        if detail:
+            lines += [f"The model-index above lists the headline results; the {detail} per-step, per-level or "
+                      "per-layer rows are in this table only.", ""]
     else:
         lines += ["No measured results were recorded with these weights.", ""]
     paper_results = dict(spec.paper_results) if spec is not None else {}

@@ -27,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from topdown_zoo.errors import RecipeError, did_you_mean
+from topdown_zoo.checks import check_float
+from topdown_zoo.errors import ConfigError, RecipeError, did_you_mean
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "step", "multistep", "exponential", "cosine")
@@ -81,10 +82,18 @@ def _merge(base: dict, update: dict) -> dict:
     return out
 
 
-def _positive(path: str, value, kind=float, allow_zero=False):
+def _positive(path: str, value: Any, kind: type = float, allow_zero: bool = False) -> None:
+    """A number (``kind`` int: integral) ``> 0`` (``>= 0`` with ``allow_zero``); floats must be
+    finite (:func:`topdown_zoo.checks.check_float`): a NaN or infinite learning rate, momentum,
+    factor ... would train to non-finite weights."""
     ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind is int:
         ok_type = ok_type and float(value).is_integer()
+    elif ok_type:
+        try:
+            check_float(f"recipe key {path!r}", value, low=0.0)
+        except ConfigError as err:
+            raise RecipeError(str(err)) from None
     if not ok_type or value < 0 or (value == 0 and not allow_zero):
         what = "an integer" if kind is int else "a number"
         raise RecipeError(f"recipe key {path!r} must be {what} {'>= 0' if allow_zero else '> 0'}, got {value!r}")

@@ -9,6 +9,11 @@ for per-task evaluation.
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Mapping
+
+from topdown_zoo.typing import Dataset, Tensor
+
 ATTRIBUTES = (
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips", "Big_Nose",
     "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses",
@@ -24,7 +29,7 @@ PREPROCESSING = {"source": "tfds:celeb_a", "crop": "centre 178×178", "resize": 
                  "inputs": "(image float32 (64, 64, 3), task int32 in 0..39)", "label": "attribute (0/1)"}
 
 
-def _prep(example):
+def _prep(example: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
     import tensorflow as tf
 
     img = tf.image.convert_image_dtype(example["image"], tf.float32)
@@ -36,7 +41,8 @@ def _prep(example):
     return tf.ensure_shape(img, (SIZE, SIZE, 3)), labels
 
 
-def load_attributes(split: str, smoke: bool = False, data_dir=None, download: bool = True, **_):
+def load_attributes(split: str, smoke: bool = False, data_dir: str | Path | None = None, download: bool = True,
+                    **_: Any) -> Dataset:
     """Unbatched ``(image, labels (40,))`` of a CelebA split."""
     import tensorflow as tf
 
@@ -48,7 +54,8 @@ def load_attributes(split: str, smoke: bool = False, data_dir=None, download: bo
     return ds.map(_prep, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def load(split: str, smoke: bool = False, data_dir=None, download: bool = True, seed: int = 0, **_):
+def load(split: str, smoke: bool = False, data_dir: str | Path | None = None, download: bool = True, seed: int = 0,
+         **_: Any) -> Dataset:
     import tensorflow as tf
 
     ds = load_attributes(split, smoke=smoke, data_dir=data_dir, download=download)

@@ -19,8 +19,12 @@ in ``validation``/``test`` every pair appears once per task, so accuracies are o
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from topdown_zoo.typing import Dataset
 
 TASKS = ("left", "right")
 CANVAS = 36
@@ -31,7 +35,8 @@ PREPROCESSING = {"source": "mnist5k", "canvas": 36, "offsets": {"left": [0, 0], 
 TFDS_PREPROCESSING = {**PREPROCESSING, "source": "tfds:mnist (train: first 50k, validation: last 10k, test: test)"}
 
 
-def make_multi_mnist(images: np.ndarray, labels: np.ndarray, n: int, seed: int, size: int = 28):
+def make_multi_mnist(images: np.ndarray, labels: np.ndarray, n: int, seed: int,
+                     size: int = 28) -> tuple[np.ndarray, np.ndarray]:
     """``n`` Multi-MNIST pairs from ``images`` (N, 28, 28[, 1]) in [0, 1]; deterministic in ``seed``.
 
     Returns (images float32 (n, size, size, 1), labels int32 (n, 2) as [left, right])."""
@@ -49,7 +54,7 @@ def make_multi_mnist(images: np.ndarray, labels: np.ndarray, n: int, seed: int, 
 
 
 @lru_cache(maxsize=8)
-def _mnist5k_pairs(split: str, smoke: bool, pairs_per_digit: int):
+def _mnist5k_pairs(split: str, smoke: bool, pairs_per_digit: int) -> tuple[np.ndarray, np.ndarray]:
     from topdown_zoo.data.mnist5k import load_arrays
 
     x, y = load_arrays(split, smoke=smoke)
@@ -57,7 +62,8 @@ def _mnist5k_pairs(split: str, smoke: bool, pairs_per_digit: int):
 
 
 @lru_cache(maxsize=4)
-def _tfds_pairs(split: str, smoke: bool, data_dir=None, download: bool = True):
+def _tfds_pairs(split: str, smoke: bool, data_dir: str | Path | None = None,
+                download: bool = True) -> tuple[np.ndarray, np.ndarray]:
     from topdown_zoo.data.tfds_benchmarks import _load
 
     tfds_split = {"train": "train[:50000]", "validation": "train[50000:]", "test": "test"}[split]
@@ -72,7 +78,8 @@ def _tfds_pairs(split: str, smoke: bool, data_dir=None, download: bool = True):
     return make_multi_mnist(x, np.asarray(ys), len(x), seed=SEEDS[split])
 
 
-def load_pairs(split: str, smoke: bool = False, source: str = "mnist5k", pairs_per_digit: int = 2, **tfds_kw):
+def load_pairs(split: str, smoke: bool = False, source: str = "mnist5k", pairs_per_digit: int = 2,
+               **tfds_kw: Any) -> tuple[np.ndarray, np.ndarray]:
     """(images (N, 28, 28, 1), labels (N, 2)) of a Multi-MNIST split."""
     from topdown_zoo.errors import DatasetError
 
@@ -85,7 +92,7 @@ def load_pairs(split: str, smoke: bool = False, source: str = "mnist5k", pairs_p
     raise DatasetError(f"unknown multi-MNIST source {source!r}; allowed: mnist5k, tfds")
 
 
-def as_task_dataset(images, labels, split: str, seed: int = 0):
+def as_task_dataset(images: np.ndarray, labels: np.ndarray, split: str, seed: int = 0) -> Dataset:
     """``((image, task), label)`` examples: a random task per example every epoch for ``train``;
     every (pair, task) once otherwise."""
     import tensorflow as tf
@@ -102,12 +109,13 @@ def as_task_dataset(images, labels, split: str, seed: int = 0):
     return tf.data.Dataset.from_tensor_slices(((images[idx], task), labels[idx, task]))
 
 
-def load_mnist5k(split: str, smoke: bool = False, pairs_per_digit: int = 2, **_):
+def load_mnist5k(split: str, smoke: bool = False, pairs_per_digit: int = 2, **_: Any) -> Dataset:
     x, y = load_pairs(split, smoke=smoke, source="mnist5k", pairs_per_digit=pairs_per_digit)
     return as_task_dataset(x, y, split)
 
 
-def load_tfds(split: str, smoke: bool = False, data_dir=None, download: bool = True, **_):
+def load_tfds(split: str, smoke: bool = False, data_dir: str | Path | None = None, download: bool = True,
+              **_: Any) -> Dataset:
     x, y = load_pairs(split, smoke=smoke, source="tfds", data_dir=data_dir, download=download)
     return as_task_dataset(x, y, split)
 

@@ -20,10 +20,13 @@ Pixels float32 in [0, 1], shape (28, 28, 1).
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from topdown_zoo.errors import DatasetError
+from topdown_zoo.typing import Dataset
 
 LEVELS = (0, 5, 10, 20, 40)
 FRAGMENT_SIZE = 6
@@ -34,7 +37,7 @@ PREPROCESSING = {"source": "mnist5k + digit debris (Spoerer et al. 2017)", "scal
                  "fragment_size": FRAGMENT_SIZE, "occlusion": "debris ink (> 0.1) replaces the target's pixels"}
 
 
-def add_debris(images: np.ndarray, sources: np.ndarray, fragments, rng: np.random.Generator,
+def add_debris(images: np.ndarray, sources: np.ndarray, fragments: int | np.ndarray, rng: np.random.Generator,
                fragment_size: int = FRAGMENT_SIZE) -> np.ndarray:
     """Occlude ``images`` (N, H, W, 1) in [0, 1] with debris cut from ``sources`` (M, H, W, 1).
 
@@ -65,14 +68,16 @@ def add_debris(images: np.ndarray, sources: np.ndarray, fragments, rng: np.rando
     return out
 
 
-def _check_levels(levels) -> tuple[int, ...]:
+def _check_levels(levels: Sequence[int]) -> tuple[int, ...]:
     levels = tuple(int(v) for v in levels)
     if not levels or any(v < 0 for v in levels):
         raise DatasetError(f"debris levels must be non-negative fragment counts, got {levels!r}")
     return levels
 
 
-def make_split(images, labels, split: str, *, levels=LEVELS, level=None, seed: int = 0, sources=None):
+def make_split(images: np.ndarray, labels: np.ndarray, split: str, *, levels: Sequence[int] = LEVELS,
+               level: int | None = None, seed: int = 0,
+               sources: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, y, debris_level_per_example) of one split, deterministic in (seed, split, level)."""
     if split not in _SPLIT_IDS:
         raise DatasetError(f"digit debris has no split {split!r}; allowed: {', '.join(_SPLIT_IDS)}")
@@ -89,24 +94,29 @@ def make_split(images, labels, split: str, *, levels=LEVELS, level=None, seed: i
     xs, ys, ls = [], [], []
     for lv in levels:
         x, y, l = make_split(images, labels, split, levels=levels, level=lv, seed=seed, sources=sources)
-        xs.append(x), ys.append(y), ls.append(l)
+        xs.append(x)
+        ys.append(y)
+        ls.append(l)
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ls)
 
 
 @lru_cache(maxsize=16)
-def _mnist5k_arrays(split, smoke, levels, level, seed):
+def _mnist5k_arrays(split: str, smoke: bool, levels: tuple[int, ...], level: int | None,
+                    seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from topdown_zoo.data.mnist5k import load_arrays
 
     images, labels = load_arrays(split, smoke=smoke)
     return make_split(images, labels, split, levels=levels, level=level, seed=seed)
 
 
-def load_arrays(split: str, smoke: bool = False, levels=LEVELS, level=None, seed: int = 0):
+def load_arrays(split: str, smoke: bool = False, levels: Sequence[int] = LEVELS, level: int | None = None,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, y, levels) NumPy arrays of ``digit_debris_mnist5k``."""
     return _mnist5k_arrays(split, bool(smoke), _check_levels(levels), None if level is None else int(level), int(seed))
 
 
-def load_mnist5k(split: str, smoke: bool = False, levels=LEVELS, level=None, seed: int = 0):
+def load_mnist5k(split: str, smoke: bool = False, levels: Sequence[int] = LEVELS, level: int | None = None,
+                 seed: int = 0) -> Dataset:
     import tensorflow as tf
 
     x, y, _ = load_arrays(split, smoke, levels, level, seed)
@@ -114,7 +124,8 @@ def load_mnist5k(split: str, smoke: bool = False, levels=LEVELS, level=None, see
 
 
 @lru_cache(maxsize=4)
-def _tfds_mnist(split: str, data_dir=None, download=True):
+def _tfds_mnist(split: str, data_dir: str | Path | None = None,
+                download: bool = True) -> tuple[np.ndarray, np.ndarray]:
     import tensorflow_datasets as tfds
 
     source = {"train": "train[:55000]", "validation": "train[55000:]", "test": "test"}[split]
@@ -126,12 +137,13 @@ def _tfds_mnist(split: str, data_dir=None, download=True):
                            "Use digit_debris_mnist5k offline.") from err
     xs, ys = [], []
     for x, y in tfds.as_numpy(ds.batch(4096)):
-        xs.append(x), ys.append(y)
+        xs.append(x)
+        ys.append(y)
     return (np.concatenate(xs).astype("float32") / 255.0).reshape(-1, 28, 28, 1), np.concatenate(ys).astype("int32")
 
 
-def load_tfds_mnist(split: str, smoke: bool = False, levels=LEVELS, level=None, seed: int = 0, data_dir=None,
-                    download=True):
+def load_tfds_mnist(split: str, smoke: bool = False, levels: Sequence[int] = LEVELS, level: int | None = None,
+                    seed: int = 0, data_dir: str | Path | None = None, download: bool = True) -> Dataset:
     import tensorflow as tf
 
     if split not in _SPLIT_IDS:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from topdown_zoo.typing import Dataset
+
 ASSET = Path(__file__).resolve().parent / "assets" / "mnist5k.npz"
 PER_CLASS = {"train": 360, "validation": 40, "test": 100}
 SMOKE_EXAMPLES = 64
@@ -30,7 +32,7 @@ def split_indices(split: str) -> np.ndarray:
     """Indices of ``split`` in the 5,000 digits: stratified, fixed by seed 0, disjoint."""
     _, labels = _all_arrays()
     rng = np.random.default_rng(0)
-    chosen = {name: [] for name in PER_CLASS}
+    chosen: dict[str, list[np.ndarray]] = {name: [] for name in PER_CLASS}
     for digit in range(10):
         members = rng.permutation(np.flatnonzero(labels == digit))
         start = 0
@@ -54,7 +56,7 @@ def load_arrays(split: str, smoke: bool = False) -> tuple[np.ndarray, np.ndarray
     return x, labels[idx].astype("int32")
 
 
-def load(split: str, smoke: bool = False):
+def load(split: str, smoke: bool = False) -> Dataset:
     import tensorflow as tf
 
     x, y = load_arrays(split, smoke)

@@ -8,9 +8,13 @@ the validation set (the paper's protocol). ``smoke=True`` keeps 64 examples.
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from topdown_zoo.errors import DatasetError
+from topdown_zoo.typing import ArrayLike, Dataset, Tensor
 
 PREPROCESSING = {"scale": "x / 255", "binarize": "x > 0.5 -> 1.0 else 0.0", "layout": "flat", "shape": [784],
                  "range": [0.0, 1.0]}
@@ -18,20 +22,20 @@ VALIDATION_SIZE = 2000
 SMOKE = 64
 
 
-def binarize(images) -> np.ndarray:
+def binarize(images: ArrayLike) -> np.ndarray:
     """[0, 1] floats (any shape (N, ...)) -> {0, 1} float32 vectors (N, D), threshold 0.5."""
     images = np.asarray(images, dtype="float32")
     return (images.reshape(len(images), -1) > 0.5).astype("float32")
 
 
-def load_mnist5k_binary_arrays(split: str, smoke: bool = False):
+def load_mnist5k_binary_arrays(split: str, smoke: bool = False) -> tuple[np.ndarray, np.ndarray]:
     from topdown_zoo.data.mnist5k import load_arrays
 
     x, y = load_arrays(split, smoke)
     return binarize(x), y
 
 
-def load_mnist5k_binary(split: str, smoke: bool = False):
+def load_mnist5k_binary(split: str, smoke: bool = False) -> Dataset:
     import tensorflow as tf
 
     x, y = load_mnist5k_binary_arrays(split, smoke)
@@ -43,7 +47,8 @@ def tfds_split_for(split: str) -> str:
     return {"train": f"train[:-{VALIDATION_SIZE}]", "validation": f"train[-{VALIDATION_SIZE}:]", "test": "test"}[split]
 
 
-def _tfds_binary(name: str, split: str, smoke: bool = False, data_dir=None, download=True):
+def _tfds_binary(name: str, split: str, smoke: bool = False, data_dir: str | Path | None = None,
+                 download: bool = True) -> Dataset:
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -57,7 +62,7 @@ def _tfds_binary(name: str, split: str, smoke: bool = False, data_dir=None, down
         raise DatasetError(f"could not load tensorflow-datasets {name!r} ({tfds_split}): {err}. Build it once with "
                            f"network (tfds build {name}) and pass data_dir=, or use mnist5k_binary.") from err
 
-    def prep(image, label):
+    def prep(image: Tensor, label: Tensor) -> tuple[Tensor, Tensor]:
         x = tf.cast(tf.reshape(image, (-1,)), tf.float32) / 255.0
         return tf.cast(x > 0.5, tf.float32), tf.cast(label, tf.int32)
 
@@ -65,15 +70,15 @@ def _tfds_binary(name: str, split: str, smoke: bool = False, data_dir=None, down
     return ds.take(SMOKE) if smoke else ds
 
 
-def binarized_mnist(split, smoke=False, **options):
+def binarized_mnist(split: str, smoke: bool = False, **options: Any) -> Dataset:
     return _tfds_binary("mnist", split, smoke, **options)
 
 
-def binarized_fashion_mnist(split, smoke=False, **options):
+def binarized_fashion_mnist(split: str, smoke: bool = False, **options: Any) -> Dataset:
     return _tfds_binary("fashion_mnist", split, smoke, **options)
 
 
-def binarized_kmnist(split, smoke=False, **options):
+def binarized_kmnist(split: str, smoke: bool = False, **options: Any) -> Dataset:
     return _tfds_binary("kmnist", split, smoke, **options)
 
 

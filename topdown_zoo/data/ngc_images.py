@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from topdown_zoo.errors import DatasetError
+from topdown_zoo.typing import ArrayLike, Dataset, Tensor
 
 PREPROCESSING = {"scale": "x / 255", "range": [0.0, 1.0], "layout": "NHWC", "shape": [32, 32, 3]}
 HOLDOUT = 5000
@@ -22,7 +26,8 @@ SMOKE = 32
 CINIC_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
-def _tfds_rgb(name, split, smoke, data_dir=None, download=True):
+def _tfds_rgb(name: str, split: str, smoke: bool, data_dir: str | Path | None = None,
+              download: bool = True) -> Dataset:
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -39,17 +44,16 @@ def _tfds_rgb(name, split, smoke, data_dir=None, download=True):
     return ds.take(SMOKE) if smoke else ds
 
 
-def ngc_cifar10(split, smoke=False, **options):
+def ngc_cifar10(split: str, smoke: bool = False, **options: Any) -> Dataset:
     return _tfds_rgb("cifar10", split, smoke, **options)
 
 
-def ngc_svhn(split, smoke=False, **options):
+def ngc_svhn(split: str, smoke: bool = False, **options: Any) -> Dataset:
     return _tfds_rgb("svhn_cropped", split, smoke, **options)
 
 
-def colorize(images, labels, p_agree: float, seed: int):
+def colorize(images: ArrayLike, labels: ArrayLike, p_agree: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(N, 28, 28, 1) uint8/float digits -> (N, 32, 32, 3) float32 red/green digits, NumPy."""
-    import numpy as np
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -65,9 +69,9 @@ def colorize(images, labels, p_agree: float, seed: int):
     return np.clip(out, 0.0, 1.0), red
 
 
-def color_mnist(split, smoke=False, p_train=0.9, p_test=0.1, source="tfds", data_dir=None, download=True):
+def color_mnist(split: str, smoke: bool = False, p_train: float = 0.9, p_test: float = 0.1, source: str = "tfds",
+                data_dir: str | Path | None = None, download: bool = True) -> Dataset:
     """Color-MNIST from TFDS MNIST (``source="tfds"``) or from the offline mnist5k digits (``"mnist5k"``)."""
-    import numpy as np
     import tensorflow as tf
 
     if source == "mnist5k":
@@ -89,8 +93,7 @@ def color_mnist(split, smoke=False, p_train=0.9, p_test=0.1, source="tfds", data
     return tf.data.Dataset.from_tensor_slices((images, np.asarray(y, dtype="int32")))
 
 
-def cinic10(split="test", smoke=False, data_dir=None):
-    import numpy as np
+def cinic10(split: str = "test", smoke: bool = False, data_dir: str | Path | None = None) -> Dataset:
     import tensorflow as tf
 
     root = Path(data_dir or os.environ.get("TOPDOWN_ZOO_CINIC10", ""))
@@ -106,7 +109,7 @@ def cinic10(split="test", smoke=False, data_dir=None):
     if smoke:
         files, labels = files[:SMOKE], labels[:SMOKE]
 
-    def read(path, label):
+    def read(path: Tensor, label: Tensor) -> tuple[Tensor, Tensor]:
         img = tf.io.decode_png(tf.io.read_file(path), channels=3)
         return tf.cast(tf.reshape(img, (32, 32, 3)), tf.float32) / 255.0, label
 

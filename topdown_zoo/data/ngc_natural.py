@@ -11,10 +11,12 @@ Labels are the index of the source image (unused by the models).
 from __future__ import annotations
 
 from functools import cache
+from typing import Sequence
 
 import numpy as np
 
 from topdown_zoo.errors import DatasetError
+from topdown_zoo.typing import Dataset
 
 TRAIN_IMAGES = ("astronaut", "chelsea", "rocket", "hubble_deep_field", "retina")
 OOD_IMAGES = ("coffee", "immunohistochemistry")
@@ -36,9 +38,10 @@ def _image(name: str) -> np.ndarray:
     return img[..., :3].astype("float32") / 255.0
 
 
-def _patches(names, band, count, seed) -> tuple[np.ndarray, np.ndarray]:
+def _patches(names: Sequence[str], band: tuple[float, float], count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    xs, ys = [], []
+    xs: list[np.ndarray] = []
+    ys: list[int] = []
     per = int(np.ceil(count / len(names)))
     for label, name in enumerate(names):
         img = _image(name)
@@ -69,13 +72,13 @@ def load_ood_arrays(smoke: bool = False) -> tuple[np.ndarray, np.ndarray]:
     return _patches(OOD_IMAGES, (0.0, 1.0), SMOKE if smoke else COUNTS["ood"], 3)
 
 
-def load(split: str, smoke: bool = False):
+def load(split: str, smoke: bool = False) -> Dataset:
     import tensorflow as tf
 
     return tf.data.Dataset.from_tensor_slices(load_arrays(split, smoke))
 
 
-def load_ood(split: str = "test", smoke: bool = False):
+def load_ood(split: str = "test", smoke: bool = False) -> Dataset:
     import tensorflow as tf
 
     return tf.data.Dataset.from_tensor_slices(load_ood_arrays(smoke))

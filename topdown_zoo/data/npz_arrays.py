@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from topdown_zoo.errors import DatasetError
+from topdown_zoo.typing import Dataset
 
 REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 VALIDATION_FRACTION = 0.1
@@ -75,7 +76,7 @@ def arrays(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     return data["x_train"][chosen], data["y_train"][chosen]
 
 
-def load_npz(split: str, smoke: bool = False, path: str | None = None):
+def load_npz(split: str, smoke: bool = False, path: str | None = None) -> Dataset:
     """The ``(x, y)`` pairs of ``split`` as an unbatched ``tf.data.Dataset``."""
     import tensorflow as tf
 

@@ -19,15 +19,19 @@ real code path under ``tfds.testing.mock_data``.
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Mapping
+
 import numpy as np
 
 from topdown_zoo.errors import DatasetError
+from topdown_zoo.typing import Dataset, Tensor
 
 SMOKE_EXAMPLES = 32
 
 CIFAR10_PREPROCESSING = {"source": "tfds:cifar10", "scale": "x / 255", "range": [0.0, 1.0], "shape": [32, 32, 3],
                          "split": "45k/5k stratified (seed 0) from train; official test"}
-SPEECH_PREPROCESSING = {
+SPEECH_PREPROCESSING: dict[str, Any] = {
     "source": "tfds:speech_commands", "sample_rate": 16000, "clip_seconds": 1.0, "frame_length": 400,
     "frame_step": 160, "fft_length": 512, "mel_bins": 64, "mel_range_hz": [20.0, 8000.0],
     "log_offset": 1e-6, "shape": [98, 64, 1], "labels": "12 TFDS labels (10 keywords + _silence_ + _unknown_)",
@@ -41,13 +45,14 @@ IMAGENET_PREPROCESSING = {
 }
 
 
-def _tfds():
+def _tfds() -> Any:
     import tensorflow_datasets as tfds
 
     return tfds
 
 
-def _load(name: str, split: str, data_dir=None, download=True, **kwargs):
+def _load(name: str, split: str, data_dir: str | Path | None = None, download: bool = True,
+          **kwargs: Any) -> Dataset:
     try:
         return _tfds().load(name, split=split, shuffle_files=False, data_dir=data_dir, download=download,
                             as_supervised=False, **kwargs)
@@ -69,26 +74,26 @@ def stratified_holdout_mask(labels: np.ndarray, per_class: int, seed: int = 0) -
     return mask
 
 
-def _holdout_split(ds, labels: np.ndarray, per_class: int, split: str):
+def _holdout_split(ds: Dataset, labels: np.ndarray, per_class: int, split: str) -> Dataset:
     import tensorflow as tf
 
     mask = tf.constant(stratified_holdout_mask(labels, per_class))
     keep_validation = split == "validation"
 
-    def in_split(index, example):
+    def in_split(index: Tensor, example: Mapping[str, Tensor]) -> Tensor:
         return tf.equal(mask[index], keep_validation)
 
-    def drop_index(index, example):
+    def drop_index(index: Tensor, example: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
         return example
 
     return ds.enumerate().filter(in_split).map(drop_index)
 
 
-def _labels_of(ds) -> np.ndarray:
+def _labels_of(ds: Dataset) -> np.ndarray:
     return np.fromiter((int(ex["label"]) for ex in _tfds().as_numpy(ds)), dtype=np.int64)
 
 
-def cifar10(split: str, smoke: bool = False, data_dir=None, download=True):
+def cifar10(split: str, smoke: bool = False, data_dir: str | Path | None = None, download: bool = True) -> Dataset:
     import tensorflow as tf
 
     if split == "test":
@@ -103,7 +108,7 @@ def cifar10(split: str, smoke: bool = False, data_dir=None, download=True):
                   num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def log_mel_spectrogram(audio, sample_rate: int = 16000):
+def log_mel_spectrogram(audio: Tensor, sample_rate: int = 16000) -> Tensor:
     """(98, 64, 1) log-mel spectrogram of a 1-s clip (padded or cut), per ``SPEECH_PREPROCESSING``."""
     import tensorflow as tf
 
@@ -119,7 +124,8 @@ def log_mel_spectrogram(audio, sample_rate: int = 16000):
     return log_mel[..., None]
 
 
-def speech_commands(split: str, smoke: bool = False, data_dir=None, download=True):
+def speech_commands(split: str, smoke: bool = False, data_dir: str | Path | None = None,
+                    download: bool = True) -> Dataset:
     import tensorflow as tf
 
     ds = _load("speech_commands", split, data_dir, download)
@@ -129,7 +135,7 @@ def speech_commands(split: str, smoke: bool = False, data_dir=None, download=Tru
                   num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _imagenet_train_image(image):
+def _imagenet_train_image(image: Tensor) -> Tensor:
     import tensorflow as tf
 
     begin, size, _ = tf.image.sample_distorted_bounding_box(
@@ -140,7 +146,7 @@ def _imagenet_train_image(image):
     return tf.image.random_flip_left_right(image)
 
 
-def _imagenet_eval_image(image):
+def _imagenet_eval_image(image: Tensor) -> Tensor:
     import tensorflow as tf
 
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
@@ -149,7 +155,8 @@ def _imagenet_eval_image(image):
     return tf.image.resize_with_crop_or_pad(image, 224, 224)
 
 
-def imagenet2012(split: str, smoke: bool = False, data_dir=None, download=True, manual_dir=None):
+def imagenet2012(split: str, smoke: bool = False, data_dir: str | Path | None = None, download: bool = True,
+                 manual_dir: str | Path | None = None) -> Dataset:
     import tensorflow as tf
 
     kwargs = {}
@@ -163,7 +170,7 @@ def imagenet2012(split: str, smoke: bool = False, data_dir=None, download=True, 
     std = tf.constant(IMAGENET_STD) * 255.0
     crop = _imagenet_train_image if split == "train" else _imagenet_eval_image
 
-    def preprocess(ex):
+    def preprocess(ex: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
         image = crop(tf.cast(ex["image"], tf.float32))
         return (image - mean) / std, tf.cast(ex["label"], tf.int32)
 

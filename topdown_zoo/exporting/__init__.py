@@ -36,6 +36,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from topdown_zoo import atomic
 from topdown_zoo.errors import BackendError, ExportError, ExportParityError
 from topdown_zoo.exporting import parity
 from topdown_zoo.exporting.onnx_graph import MAX_OPSET
@@ -47,10 +48,8 @@ from topdown_zoo.exporting.writers import (
     METADATA_KEY,
     SAVED_MODEL_METADATA,
     check_option,
-    remove,
-    replace,
+    check_target,
     require_tools,
-    temporary_path,
     write_artifact,
 )
 
@@ -73,6 +72,7 @@ def export(
     sample_inputs: Any = None,
     opset: int | None = None,
     atol: float = DEFAULT_ATOL,
+    force: bool = False,
 ) -> Path:
     """Export ``model`` to ONNX or a TensorFlow SavedModel and check it against Keras.
 
@@ -81,7 +81,8 @@ def export(
             weights through :func:`topdown_zoo.load`; a model without published weights is
             created with random weights and a warning).
         path: the file (ONNX, conventionally ``*.onnx``) or folder (SavedModel) to write. An
-            existing artifact there is replaced only once the new one has passed its check.
+            earlier export there is replaced (atomically) only once the new one has passed its
+            check; anything else at ``path`` is refused unless ``force``.
         format: ``"onnx"`` or ``"saved_model"``.
         iterations: override the step count (the config key ``model.step_key``) in the artifact:
             a copy made by ``model.with_config`` with the same weights. Refused for a one-pass
@@ -96,12 +97,15 @@ def export(
             registry entry's input range.
         opset: ONNX opset (tf2onnx's default 15 when None; at most 18).
         atol: tolerance of the check (max abs difference, float32).
+        force: replace whatever is at ``path`` (a file or folder that is not an export of
+            the zoo), still only once the new artifact has passed its check.
 
     Returns:
         The path written.
 
     Raises:
-        ExportError: an option, path or model that cannot be exported as asked.
+        ExportError: an option, path or model that cannot be exported as asked, or a ``path``
+            that holds something else than an earlier export (without ``force``).
         ExportParityError: the artifact differs from Keras by more than ``atol``.
         BackendError: TensorFlow, tf2onnx, onnx or onnxruntime is not installed.
     """
@@ -118,6 +122,7 @@ def export(
     if fmt == "saved_model" and path.suffix:
         raise ExportError(f"a SavedModel is a folder; give a path without a suffix, got {str(path)!r}")
     require_tools(fmt, check)
+    check_target(path, fmt, bool(force))
 
     model = resolve_model(model)
     signature = InputSignature.infer(model)
@@ -130,8 +135,7 @@ def export(
 
     import keras
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_path(path)
+    tmp = atomic.sibling(path)
     what = f"the {fmt} export of {info['model']}"
     try:
         if keras.backend.backend() == "tensorflow":
@@ -143,7 +147,7 @@ def export(
             got = export_in_tensorflow(model, fmt, tmp, outputs, opset, info, feeds if check else [])
         for feed, artifact, label in zip(feeds, got, (what, f"{what} (batch 1)")):
             compare(keras_outputs(model, signature, list(feed.values()), outputs), artifact, atol, what=label)
-        replace(tmp, path)
+        atomic.commit(tmp, path)
     finally:
-        remove(tmp)
+        atomic.remove(tmp)
     return path

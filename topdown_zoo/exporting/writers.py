@@ -2,19 +2,18 @@
 into a SavedModel, or tf2onnx converts the traced function to ONNX. Both need the TensorFlow Keras
 backend in this process (``export`` runs them in a TensorFlow subprocess for a model made on another
 backend, see :mod:`topdown_zoo.exporting._worker`). An artifact is written to a temporary path and
-moved into place by :func:`replace` only once its check passed."""
+moved into place (:func:`topdown_zoo.atomic.commit`) only once its check passed; anything at the target
+but an earlier export is refused unless ``force`` (:func:`check_target`)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 import warnings
 from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from topdown_zoo import atomic
 from topdown_zoo.errors import BackendError, ExportError
 from topdown_zoo.exporting.onnx_graph import (
     bind_captured_constants,
@@ -130,33 +129,40 @@ def _write_onnx(model: Any, forward: Callable[..., Any], signature: InputSignatu
 
 
 # ------------------------------------------------------------------------------ files
-def temporary_path(path: Path) -> Path:
-    """A hidden, unique name next to ``path`` for the artifact before its check."""
-    return path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-
-
-def replace(tmp: Path, path: Path) -> None:
-    """Move the checked artifact into place; an existing one is swapped out, then deleted."""
-    old = None
-    if path.exists() or path.is_symlink():
-        old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(path, old)
+def is_export(path: Path, fmt: str) -> bool:
+    """Whether ``path`` holds an artifact written by :func:`topdown_zoo.export` in ``fmt``."""
+    if fmt == "saved_model":
+        return path.is_dir() and (path / "saved_model.pb").is_file() and (path / SAVED_MODEL_METADATA).is_file()
+    if not path.is_file():
+        return False
     try:
-        os.replace(tmp, path)
-    except OSError:
-        if old is not None:
-            os.replace(old, path)
-        raise
-    if old is not None:
-        remove(old)
+        import onnx
+
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - not ONNX (or unreadable): not ours
+        return False
+    return any(entry.key == METADATA_KEY for entry in proto.metadata_props)
 
 
-def remove(p: Path) -> None:
-    """Delete a file or folder if it exists."""
-    if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p, ignore_errors=True)
-    elif p.exists() or p.is_symlink():
-        p.unlink()
+def check_target(path: Path, fmt: str, force: bool) -> None:
+    """Refuse to replace anything at ``path`` but an earlier export (or an empty folder) unless ``force``.
+
+    Also cleans what killed exports to ``path`` left beside it (see :mod:`topdown_zoo.atomic`).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ExportError(f"cannot write {str(path)!r}: its folder cannot be created ({err.strerror or err})") from None
+    atomic.clean_leftovers(path)
+    if force or not (path.exists() or path.is_symlink()):
+        return
+    if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+        return
+    if is_export(path, fmt):
+        return
+    what = "folder" if path.is_dir() else "file"
+    raise ExportError(f"{str(path)!r} already exists and is not a {fmt} export of topdown_zoo; refusing to replace "
+                      f"this {what} (pass force=True, or --force in the CLI, to replace it, or choose another path)")
 
 
 def _quietly(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

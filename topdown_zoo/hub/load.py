@@ -9,10 +9,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from topdown_zoo.checks import check_config_limits
 from topdown_zoo.errors import HubError, TopdownZooError, WeightsNotAvailableError
+from topdown_zoo.hub import pins
 from topdown_zoo.hub.layout import CONFIG, WEIGHTS
 from topdown_zoo.hub.manifest import verify
-from topdown_zoo.hub.resolving import hub_folder_of, resolve
+from topdown_zoo.hub.resolving import PUBLISHED_SOURCES, hub_folder_of, resolve_source
 
 if TYPE_CHECKING:
     import keras
@@ -78,6 +80,7 @@ def _from_keras_config(config: Mapping[str, Any], overrides: Mapping[str, Any], 
         raise HubError(f"unknown config key(s) {', '.join(unknown)} for {config.get('model_class')}; "
                        f"allowed: {', '.join(sorted(allowed))}")
     inner.update(overrides)
+    check_config_limits(inner, f"{source}: ")  # an untrusted config must not ask for 10⁹ steps or units
     if "registry_overrides" in inner:  # the model's identity records what changed
         inner["registry_overrides"] = {**(inner["registry_overrides"] or {}), **overrides}
     keras_config.pop("build_config", None)
@@ -92,13 +95,16 @@ def _from_keras_config(config: Mapping[str, Any], overrides: Mapping[str, Any], 
 
 
 def load_folder(folder_or_file: str | Path, spec: ModelSpec | None = None,
-                overrides: Mapping[str, Any] | None = None) -> keras.Model:
+                overrides: Mapping[str, Any] | None = None, *, published: bool = False) -> keras.Model:
     """Rebuild the model of a hub folder (or a bare ``.weights.h5``) and load its weights.
 
-    Every file listed in ``SHA256SUMS`` is verified first; the architecture comes from
-    :func:`rebuild` (the registry entry ``spec`` or the one recorded in ``config.json``, else the
-    saved Keras config in safe mode). Weights are read from the ``.weights.h5`` file, which holds
-    arrays only: nothing in the folder is executed.
+    Every file listed in ``SHA256SUMS`` is verified first, then the files are checked against
+    the sha256 pins of the package (:mod:`~topdown_zoo.hub.pins`): ``published=True`` says the
+    folder was found where the entry's published weights are expected, so it must match them; an
+    unpinned folder (a user's own run) loads with an ``UnpinnedWeightsWarning``. The architecture
+    comes from :func:`rebuild` (the registry entry ``spec`` or the one recorded in
+    ``config.json``, else the saved Keras config in safe mode). Weights are read from the
+    ``.weights.h5`` file, which holds arrays only: nothing in the folder is executed.
     """
     path = Path(folder_or_file)
     if path.is_dir():
@@ -108,6 +114,7 @@ def load_folder(folder_or_file: str | Path, spec: ModelSpec | None = None,
         if spec is not None and recorded and recorded != spec.name:
             raise HubError(f"{path} holds weights of {recorded!r}, not {spec.name!r}; "
                            f"load it with topdown_zoo.load({recorded!r}, weights={str(path)!r})")
+        pins.check_folder(path, spec.name if spec is not None else recorded, published=published)
         model = rebuild(config, overrides, spec=spec, source=path / CONFIG)
         weights_file = path / WEIGHTS
     elif path.is_file():
@@ -116,6 +123,7 @@ def load_folder(folder_or_file: str | Path, spec: ModelSpec | None = None,
                            "so that the architecture can be rebuilt")
         if not path.name.endswith(".weights.h5"):
             raise HubError(f"{path} is not a .weights.h5 file or a hub folder")
+        pins.check_weights_file(path, spec.name)
         model = rebuild({}, overrides, spec=spec, source=path)
         weights_file = path
     else:
@@ -235,16 +243,19 @@ def load_weights_into(model: keras.Model, spec: ModelSpec, weights: str | Path =
     head for another number of classes) keep their fresh initialisation; the return value names
     those layers. Without it, any mismatch is a :class:`HubError` naming the layers.
     """
-    path = resolve(spec, weights=None if weights == "pretrained" else weights)
-    if path is None:
+    resolved = resolve_source(spec, weights=None if weights == "pretrained" else weights)
+    if resolved is None:
         raise WeightsNotAvailableError(
             f"{spec.name} has no trained weights to start from (init.weights: pretrained); train them with "
             f"`topdown-zoo train recipes/{spec.recipe}` or set init.weights to a hub folder or .weights.h5 file")
-    path = hub_folder_of(path)
+    path = hub_folder_of(resolved[0])
     if path.is_dir():
         verify(path)
+        recorded = read_config(path).get("registry_name")
+        pins.check_folder(path, recorded or spec.name, published=resolved[1] in PUBLISHED_SOURCES)
         weights_file = path / WEIGHTS
     elif path.is_file() and path.name.endswith(".weights.h5"):
+        pins.check_weights_file(path, None)  # any entry's published weights may start a fine-tuning run
         weights_file = path
     else:
         raise HubError(f"init weights {path} is neither a hub folder, a run directory nor a .weights.h5 file")

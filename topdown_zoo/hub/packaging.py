@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from topdown_zoo import atomic
 from topdown_zoo.errors import HubError
 from topdown_zoo.hub.layout import (
     CARD,
@@ -84,19 +82,23 @@ def _model_from_run_dir(run_dir: Path) -> tuple[keras.Model, dict[str, Any] | No
 
 def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
             metrics: Mapping[str, Any] | None = None, recipe: Mapping[str, Any] | None = None,
-            spec_name: str | None = None) -> Path:
+            spec_name: str | None = None, overwrite: bool = False) -> Path:
     """Write ``model_or_run_dir`` as a publishable hub folder at ``out_dir``; returns its path.
 
     Args:
         model_or_run_dir: a Keras model (a zoo model records its ``registry_name`` and
             ``registry_overrides``), or a training run directory (``model.keras`` or
             ``model.weights.h5`` + ``config.json``, with ``metrics.json`` and ``recipe.yaml``).
-        out_dir: the folder to write; it must not exist yet (or be empty). Written in a temporary
-            folder next to it and renamed at the end, so a failure never leaves half a folder.
+        out_dir: the folder to write; it must not exist yet (or be empty) unless ``overwrite``.
+            Written in a temporary folder next to it, flushed to disk and renamed at the end
+            (:func:`topdown_zoo.atomic.commit`), so a failure or a kill never leaves half a
+            folder; what a killed packaging left beside ``out_dir`` is cleaned first.
         metrics: what training/evaluation measured (``metrics.json`` content); the card's
             results and model-index come only from here.
         recipe: the recipe dict that produced the weights.
         spec_name: the registry name, when the model does not record one.
+        overwrite: replace an existing ``out_dir`` (atomically: the old folder stays whole
+            until the new one is complete).
     """
     from topdown_zoo import model_card
     from topdown_zoo.registry import get_spec
@@ -115,10 +117,12 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
     overrides = dict(model.registry_overrides if recorded else (recipe or {}).get("overrides") or {})
 
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise HubError(f"{out_dir} already exists and is not empty; remove it or pick another folder")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    atomic.clean_leftovers(out_dir)
+    if not overwrite and out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise HubError(f"{out_dir} already exists and is not empty; remove it or pick another folder")
+    tmp = atomic.sibling(out_dir)
+    tmp.mkdir(mode=0o755)  # a shipped or mirrored folder must be readable by all
     try:
         import keras
 
@@ -155,13 +159,10 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
                                  overrides=overrides, repo_id=spec.hf_repo_id if spec else None)
         (tmp / CARD).write_text(card)
         write_manifest(tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700: a shipped or mirrored folder must be readable by all
-        if out_dir.exists():
-            out_dir.rmdir()  # empty (checked above)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        atomic.fault_point("package")
+        atomic.commit(tmp, out_dir)
+    finally:
+        atomic.remove(tmp)
     return out_dir
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from topdown_zoo.errors import HubError
 from topdown_zoo.hub.layout import MANIFEST
 from topdown_zoo.hub.manifest import sha256_file, verify
-from topdown_zoo.hub.resolving import hub_folder_of
+from topdown_zoo.hub.resolving import check_repo_id, check_revision, hub_folder_of
 
 
 def publish(dir: str | Path, repo_id: str, revision: str | None = None, private: bool = False,
@@ -16,11 +16,15 @@ def publish(dir: str | Path, repo_id: str, revision: str | None = None, private:
     """Upload a hub folder to the Hugging Face repo ``repo_id`` (created if needed).
 
     ``dir`` is a hub folder, or a training run directory (its ``hub/`` folder is uploaded).
+    ``repo_id`` must be ``owner/name`` and ``revision`` a branch name (checked before anything else).
     The folder is verified first; files it holds that ``SHA256SUMS`` does not list are refused.
     The token comes from ``token=``, ``HF_TOKEN`` or the stored login (``hf auth login``); it is
     never printed or logged. ``dry_run=True`` prints and returns the files that would be uploaded
     (name, size, sha256) without any network access. Returns the commit URL.
     """
+    check_repo_id(repo_id)
+    if revision is not None:
+        check_revision(revision)
     folder = hub_folder_of(dir)
     entries = verify(folder)
     files = [(name, (folder / name).stat().st_size, digest) for name, digest in entries.items()]

@@ -6,7 +6,10 @@ fixed states), as the papers write them. The models hand ``−Δθ`` (a descent 
 compiled Keras optimizer through :class:`~topdown_zoo.learning.trainer.RuleTraining` and then
 re-project the weights (``project_rows`` / ``project_cols`` / ``project_kernels`` /
 ``project_covariance``). Updates are batch means. Everything is written on ``keras.ops`` (every
-backend); the functions also accept NumPy arrays (initial weights).
+backend); the functions also accept NumPy arrays (initial weights). The ``delta_*`` statistics are
+accumulated in float32 whatever the dtype of the settled states (under a ``mixed_*`` policy the
+states are in float16 / bfloat16: a sum over the batch and the pixels in half precision loses
+most of its digits).
 
 Row-major conventions (one example per row): ``W_ℓ`` has shape ``(J_{ℓ+1}, J_ℓ)`` and predicts
 ``z̄^ℓ = g(φ(z^{ℓ+1}) W_ℓ)``; error synapses ``E_ℓ`` have shape ``(J_ℓ, J_{ℓ+1})`` and carry
@@ -26,19 +29,26 @@ def _batch(x: Any) -> Any:
     return ops.cast(ops.shape(x)[0], x.dtype)
 
 
+def _f32(x: Any) -> Any:
+    return ops.cast(x, "float32")
+
+
 def delta_w(phi_upper: Any, error: Any) -> Any:
     """GNCN eqs. 17–18: ``ΔW = φ(z^{ℓ+1})ᵀ e^ℓ / B`` (shape ``(J_{ℓ+1}, J_ℓ)``)."""
+    phi_upper, error = _f32(phi_upper), _f32(error)
     return ops.matmul(ops.transpose(phi_upper), error) / _batch(error)
 
 
 def delta_e(phi_upper: Any, error: Any, lam: float) -> Any:
     """GNCN eq. 19: ``ΔE = λ (φ(z^{ℓ+1}) e^{ℓ T})`` in row-major layout: ``λ eᵀ φ / B``
     (shape ``(J_ℓ, J_{ℓ+1})``)."""
+    phi_upper, error = _f32(phi_upper), _f32(error)
     return lam * ops.matmul(ops.transpose(error), phi_upper) / _batch(error)
 
 
 def delta_sigma(error: Any, precision: Any) -> Any:
     """GNCN eq. 8 written with the error neurons ``e = Σ⁻¹(z − z̄)``: ``∂ψ/∂Σ = ½(e eᵀ/B − Σ⁻¹)``."""
+    error, precision = _f32(error), _f32(precision)
     return 0.5 * (ops.matmul(ops.transpose(error), error) / _batch(error) - precision)
 
 
@@ -78,10 +88,12 @@ def conv_delta_kernel(error_below: Any, phi_upper: Any, kernel_shape: Sequence[i
     ``z̄^{ℓ−1} = conv_transpose(φ(z^ℓ), W, s)`` (eq. 1) with ``W`` of shape ``(k, k, C_{ℓ−1}, C_ℓ)``:
     the correlation of the error map with the stride-dilated state map, i.e. the filter gradient
     of ``⟨e, conv_transpose(φ, W)⟩ = ⟨conv(e, W), φ⟩``."""
+    error_below, phi_upper = _f32(error_below), _f32(phi_upper)
     dw = conv2d_filter_correlation(error_below, phi_upper, kernel_shape, strides, "same")
     return dw / _batch(error_below)
 
 
 def conv_delta_bias(error_below: Any) -> Any:
     """Conv-NGC ``Δb_j = Σ_{pixels} e_j / B`` (the bias of eq. 1)."""
+    error_below = _f32(error_below)
     return ops.sum(error_below, axis=(0, 1, 2)) / _batch(error_below)

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import keras
 from keras import ops
 
+from topdown_zoo.errors import TopdownZooError
+
 if TYPE_CHECKING:  # the mixin is always combined with keras.Model
     from keras import Model as _ModelBase
 else:
@@ -73,13 +75,36 @@ class RuleTraining(_ModelBase):
 
     # ------------------------------------------------------------------ shared pieces
     def _gradients_from_pairs(self, pairs: Sequence[tuple[Any, Any]]) -> list[Any]:
-        """Updates in ``trainable_variables`` order (``None`` for a variable the rule leaves alone)."""
+        """Updates in ``trainable_variables`` order (``None`` for a variable the rule leaves alone),
+        in the variables' dtype, scaled as Keras scales a loss before differentiating it.
+
+        A local rule returns true descent directions of its (replica's) batch. The optimizer
+        treats what it is given as gradients of a scaled loss, so the updates are scaled here
+        exactly as a compiled Keras loss is (:func:`_as_loss_gradient`). A rule that scales an
+        error signal internally against float16 underflow (BU-TD's Counter-Hebb) must unscale its
+        updates before returning them.
+        """
         by_path = {v.path: u for v, u in pairs}
         unknown = set(by_path) - {v.path for v in self.trainable_variables}
         if unknown:
-            raise ValueError(f"{type(self).__name__}: updates for variables that are not trainable: {sorted(unknown)}")
-        return [None if by_path.get(v.path) is None else ops.cast(by_path[v.path], v.dtype)
+            raise TopdownZooError(f"{type(self).__name__}: updates for variables that are not trainable: "
+                                  f"{sorted(unknown)}")
+        return [None if by_path.get(v.path) is None else self._as_loss_gradient(ops.cast(by_path[v.path], v.dtype))
                 for v in self.trainable_variables]
+
+    def _as_loss_gradient(self, update: Any) -> Any:
+        """A local update (float32) scaled as a gradient of the loss Keras differentiates:
+
+        * divided by the number of replicas under ``tf.distribute`` (a compiled Keras loss is
+          divided so, and the optimizer *sums* the replicas' gradients: the sum is then the mean
+          over the global batch, as with one replica);
+        * multiplied by the optimizer's loss scale: a ``LossScaleOptimizer`` (``mixed_float16``)
+          divides what it gets by its dynamic scale, and skips the step and halves the scale when
+          an update is not finite. The scale is a power of two: scaling and unscaling are exact.
+        """
+        from keras.src.losses.loss import scale_loss_for_distribution
+
+        return self._scaled(scale_loss_for_distribution(update))
 
     def _scaled(self, loss: Any) -> Any:
         return self.optimizer.scale_loss(loss) if self.optimizer is not None else loss

@@ -24,6 +24,7 @@ contract member           meaning
 ``evaluator``             ``"module:function"`` of the default evaluator
 ``training_callbacks()``  the family's extra ``fit`` callbacks (e.g. per-epoch statistics)
 ``with_config(**kw)``     a rebuilt copy with config changes and the same weights (or ``None``)
+``plot_kinds()``          the pictures ``evaluate --plots`` draws (:mod:`topdown_zoo.plots`)
 ========================  ======================================================================
 
 The contract is documented with a complete minimal family in ``docs/contributing-a-family.md``.
@@ -42,6 +43,8 @@ from topdown_zoo.errors import InputSpecError, TopdownZooError
 #: the old name of the step count in the NGC family; accepted with a DeprecationWarning
 DEPRECATED_STEP_KEYS = ("steps",)
 PREDICTION_KINDS = ("labels", "task_labels", "reconstruction")
+#: the pictures (``topdown_zoo.plots`` kinds) every model of a prediction kind supports
+PLOT_KINDS = {"labels": ("predictions",), "task_labels": ("task_attention",), "reconstruction": ("reconstructions",)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,14 +154,43 @@ class ZooModel(keras.Model):
         return 2
 
     def check_inputs(self, inputs: Any) -> None:
-        """Raise :class:`InputSpecError` for integer inputs out of range (e.g. a task id)."""
+        """Raise :class:`InputSpecError` for concrete inputs the model cannot answer meaningfully:
+        integer inputs out of ``[0, integer_input_high)`` or not whole numbers (e.g. a task id 5
+        or -1 of a two-task model, which would select no task and give all-zero logits), NaN or
+        infinite float inputs (they would come out as a finite but meaningless class), and float
+        inputs outside the registry entry's ``input_range`` (e.g. 1e6 given to a model of [0, 1]
+        images, on which predictive-coding settling reaches energies of 1e16). Symbolic tensors
+        (inside a traced function) are not checked."""
+        owner = self.registry_name or type(self).__name__
+        value_range = _registry_input_range(self.registry_name)
         for spec, value in zip(self.input_specs(), self.unpack_inputs(inputs)):
+            arr = _concrete(value)
+            if arr is None or not arr.size or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+                continue  # symbolic, empty, or e.g. task names, which the model resolves itself
             if spec.dtype.startswith("int"):
-                arr = np.asarray(value)
                 high = self.integer_input_high(spec.name)
-                if arr.size and (arr.min() < 0 or arr.max() >= high):
-                    raise InputSpecError(f"input {spec.name!r} must hold integers in [0, {high - 1}], got values in "
-                                         f"[{int(arr.min())}, {int(arr.max())}]")
+                low_v, high_v = float(np.min(arr)), float(np.max(arr))
+                if not (np.isfinite(low_v) and np.isfinite(high_v)) or low_v < 0 or high_v >= high:
+                    raise InputSpecError(f"{owner}: input {spec.name!r} must hold integers in [0, {high - 1}] "
+                                         f"(the valid range), got values in [{low_v:g}, {high_v:g}]")
+                if np.issubdtype(arr.dtype, np.floating) and not np.all(np.mod(arr, 1) == 0):
+                    raise InputSpecError(f"{owner}: input {spec.name!r} must hold whole numbers in [0, {high - 1}]")
+                continue
+            low_v, high_v = float(np.min(arr)), float(np.max(arr))
+            if not (np.isfinite(low_v) and np.isfinite(high_v)):
+                raise InputSpecError(f"{owner}: input {spec.name!r} holds NaN or infinite values; give finite "
+                                     "numbers (e.g. np.nan_to_num, or drop those examples)")
+            if value_range is not None and (low_v < value_range[0] - 1e-6 or high_v > value_range[1] + 1e-6):
+                raise InputSpecError(f"{owner}: input {spec.name!r} must hold values in [{value_range[0]:g}, "
+                                     f"{value_range[1]:g}] (the entry's input_range, after its preprocessing), got "
+                                     f"values in [{low_v:.4g}, {high_v:.4g}]")
+
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        """``keras.Model.predict`` after :meth:`check_inputs` on array inputs (a dataset or a
+        generator is passed on unchecked)."""
+        if isinstance(x, (np.ndarray, tuple, list, Mapping)) or hasattr(x, "__array__"):
+            self.check_inputs(x)
+        return super().predict(x, *args, **kwargs)
 
     # ------------------------------------------------------------------ steps
     @property
@@ -170,10 +202,20 @@ class ZooModel(keras.Model):
         """The output after every step, ``[y⁽⁰⁾, …]``; a single-pass model returns ``[y]``."""
         return [self(inputs, training=training)]
 
+    def plot_kinds(self) -> list[str]:
+        """The pictures :func:`topdown_zoo.plots.write_plots` draws of this model (one kind per
+        module of :mod:`topdown_zoo.plots`). By default they follow from ``prediction_kind`` and
+        ``step_key``; a family appends the kinds that need its own methods (``samples`` …)."""
+        kinds = list(PLOT_KINDS[self.prediction_kind])
+        if self.step_key:
+            kinds.append("steps" if self.prediction_kind == "labels" else "settling")
+        return kinds
+
     # ------------------------------------------------------------------ meaning
     def interpret(self, inputs: Any, **options: Any) -> Prediction:
         """Class labels and confidence of the final output, and the label after every step."""
         _refuse_options(self, options)
+        self.check_inputs(inputs)
         steps = [np.asarray(keras.ops.convert_to_numpy(s)) for s in self.step_outputs(inputs)]
         columns: dict[str, np.ndarray] = {}
         if len(steps) > 1:
@@ -223,6 +265,29 @@ def _refuse_options(model: ZooModel, options: Mapping[str, Any]) -> None:
     if given:
         raise InputSpecError(f"{model.registry_name or type(model).__name__} takes no prediction option "
                              f"{', '.join(given)} (it predicts {model.prediction_kind})")
+
+
+def _concrete(value: Any) -> np.ndarray | None:
+    """``value`` as a NumPy array, or None for a symbolic tensor (which holds no values yet)."""
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.asarray(keras.ops.convert_to_numpy(value))
+    except Exception:  # a symbolic / traced tensor: the backends raise different errors
+        return None
+
+
+def _registry_input_range(name: str | None) -> tuple[float, float] | None:
+    """The ``input_range`` of the registry entry ``name`` (None for a model built by hand)."""
+    if name is None:
+        return None
+    from topdown_zoo.registry import all_specs
+
+    spec = all_specs().get(name)
+    if spec is None or spec.input_range is None:
+        return None
+    low, high = spec.input_range
+    return float(low), float(high)
 
 
 def is_zoo_model(obj: Any) -> bool:

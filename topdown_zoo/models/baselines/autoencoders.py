@@ -106,6 +106,10 @@ class ConvAutoencoder(RuleTraining, ZooModel):
         """The reconstruction of a noisy image (what the image evaluator's ``denoise_*`` measure)."""
         return self(x_noisy, training=False)
 
+    def plot_kinds(self) -> list[str]:
+        """The contract's pictures plus ``denoising`` (:meth:`denoise`)."""
+        return [*super().plot_kinds(), "denoising"]
+
     def objective(self, x: Any, y: Any, sample_weight: Any, training: bool = True) -> tuple[Any, Any]:
         """Pixel MSE between the (noisy-input, for the DAE) reconstruction and the clean image."""
         x = _images(x, self.compute_dtype)
@@ -120,6 +124,7 @@ class ConvAutoencoder(RuleTraining, ZooModel):
         """Per example ``reconstruction_error`` (pixel MSE on the [0, 255] scale, the image
         evaluator's ``mse``); array ``reconstruction``."""
         common.refuse_options(self, options)
+        self.check_inputs(inputs)
         x = ops.convert_to_numpy(_images(inputs, self.compute_dtype))
         recon = ops.convert_to_numpy(self(x, training=False))
         return common.reconstruction_prediction(type(self).__name__, recon, common.mse_255_per_example(x, recon))
@@ -204,6 +209,10 @@ class DenseAutoencoder(RuleTraining, ZooModel):
         mask = ops.cast(ops.reshape(ops.convert_to_tensor(mask), (-1, self.input_dim)), x.dtype)
         return x * mask + self(x * mask) * (1 - mask)
 
+    def plot_kinds(self) -> list[str]:
+        """The contract's pictures plus ``samples`` (:meth:`decode`) and ``completions`` (:meth:`complete`)."""
+        return [*super().plot_kinds(), "samples", "completions"]
+
     def _discriminate(self, z: Any, frozen: bool = False) -> Any:
         """D(z) (logit); ``frozen`` reads D's weights through ``stop_gradient`` (the generator's view)."""
         h = z
@@ -246,6 +255,7 @@ class DenseAutoencoder(RuleTraining, ZooModel):
         """Per example ``reconstruction_error`` (BCE in nats, the GNCN evaluator's ``bce``); array
         ``reconstruction`` (the Bernoulli means)."""
         common.refuse_options(self, options)
+        self.check_inputs(inputs)
         x = self._flat(inputs)
         recon = ops.convert_to_numpy(self(x, training=False))
         error = common.bce_per_example(ops.convert_to_numpy(x), recon)

@@ -40,6 +40,7 @@ from topdown_zoo.layers.backbones import DEFAULT_TAPS, make_backbone
 from topdown_zoo.learning.bptt import StepLossTraining, resolve_step_weights
 from topdown_zoo.models.base import ZooModel
 from topdown_zoo.models.cbl.adapters import ADAPTERS, make_adapter
+from topdown_zoo.models.cbl.backbones import KERAS_MODEL, keras_model_stages
 
 _PACKAGE = "topdown_zoo"
 CONTEXT_INPUTS = ("softmax", "logits")
@@ -53,7 +54,10 @@ class _StagedModel(ZooModel):
         super().__init__(**kwargs)
         self.backbone = backbone
         self.backbone_config = dict(backbone_config or {})
-        stages = make_backbone(backbone, dtype=self.dtype_policy, **self.backbone_config)
+        if backbone == KERAS_MODEL:  # any Keras model cut at its taps (models/cbl/backbones.py)
+            stages = keras_model_stages(dtype=self.dtype_policy, **self.backbone_config)
+        else:
+            stages = make_backbone(backbone, dtype=self.dtype_policy, **self.backbone_config)
         self.stage_names = [name for name, _ in stages]
         self.stage_layers = [layer for _, layer in stages]
 
@@ -111,7 +115,9 @@ class CBLModel(StepLossTraining, _StagedModel):
     """A backbone with Contextual Backpropagation Loops.
 
     Args:
-        backbone: ``"standard_cnn"`` or ``"resnet18"`` (see :mod:`topdown_zoo.layers.backbones`).
+        backbone: ``"standard_cnn"`` or ``"resnet18"`` (see :mod:`topdown_zoo.layers.backbones`), or
+            ``"keras_model"``: any Keras model cut at its taps (:mod:`topdown_zoo.models.cbl.backbones`;
+            built by :func:`topdown_zoo.add_feedback`).
         backbone_config: keyword arguments of the backbone factory (``num_classes``, ...).
         iterations: T, the number of refinement steps (eq. 7–8); 0 gives the plain backbone.
         alpha: α of eq. 7 in [0, 1]; 0 replaces a state by its refined version (the paper's default).
@@ -149,7 +155,7 @@ class CBLModel(StepLossTraining, _StagedModel):
         self.alpha = check_float("alpha", alpha, 0.0, 1.0)
         self.alpha_trainable = bool(alpha_trainable)
         self.adapter = check_choice("adapter", adapter, ADAPTERS)
-        taps = list(taps) if taps is not None else list(DEFAULT_TAPS[backbone])
+        taps = list(taps) if taps is not None else list(DEFAULT_TAPS.get(backbone, self.stage_names[:-1]))
         unknown = [t for t in taps if t not in self.stage_names[:-1]]
         if unknown or not taps:
             raise ConfigError(
@@ -221,6 +227,8 @@ class CBLModel(StepLossTraining, _StagedModel):
         """Per-step outputs [y⁽⁰⁾, …, y⁽ᵀ⁾] (eqs. 5–8, unrolled). At inference with ``tolerance > 0`` an
         example's output stops changing once it has converged (eq. 11), so ``refine(x)[-1] == model(x)``."""
         steps_to_run = self.iterations if iterations is None else check_steps("iterations", iterations)
+        if not training:
+            self.check_inputs(x)  # eager calls only: a traced tensor holds no values to check
         h_bottom = self._bottom(x, training)
         y = self._sweep(h_bottom, None, training)
         outputs = [y]

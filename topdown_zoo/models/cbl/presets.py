@@ -16,6 +16,12 @@ _FF = "topdown_zoo.models.cbl.model:build_feedforward"
 _EVAL = "topdown_zoo.evaluation:evaluate_classifier"
 _CBL_DEFAULTS = {"iterations": 2, "alpha": 0.0, "adapter": "gating"}
 _SMALL_CNN = {"num_classes": 10, "widths": [16, 32, 64, 128], "dense_units": 128}
+_FEEDBACK = "topdown_zoo.models.cbl.wrap:build_cbl_from_preset"
+_FEEDBACK_RECIPE = "cbl-resnet18-imagenet-feedback.yaml"
+#: a two-stage keras-hub ResNet with random weights: the contract tests build the feedback entry offline
+_TINY_KERAS_HUB_RESNET = {"class_name": "ResNetBackbone", "config": {
+    "input_conv_filters": [64], "input_conv_kernel_sizes": [3], "stackwise_num_filters": [64, 16],
+    "stackwise_num_blocks": [1, 1], "stackwise_num_strides": [1, 2], "block_type": "basic_block"}}
 
 
 _BASELINE = {"standard_cnn": "StandardCNN", "resnet18": "ResNet-18 baseline"}
@@ -27,7 +33,8 @@ def _pair(dataset_tag: str, dataset: str, input_shape: tuple[int, ...], backbone
           input_range: tuple[float, float] | None = None, what: str = "") -> list[ModelSpec]:
     """The feed-forward baseline entry and its CBL version (same backbone, data and evaluator)."""
     common: dict[str, Any] = dict(dataset=dataset, input_shape=input_shape, preprocessing=preprocessing,
-                                  evaluator=_EVAL, paper=PAPER, family="cbl", weights=weights, input_range=input_range)
+                                  evaluator=_EVAL, paper=PAPER, family="cbl", weights=weights, input_range=input_range,
+                                  pipeline_tag="audio-classification" if dataset == "speech_commands" else None)
     cbl_name = f"cbl-{ff_name.split('-', 1)[1]}" if ff_name.startswith("standard-") else f"cbl-{ff_name}"
     return [
         ModelSpec(name=ff_name, builder=_FF, recipe=f"{ff_name}.yaml",
@@ -57,4 +64,14 @@ PRESETS = [
     *_pair("mnist5k (5,000 real MNIST digits, offline)", "mnist5k", (28, 28, 1), "standard_cnn", _SMALL_CNN,
            MNIST5K_PREP, ff_name="standard-cnn-mnist5k", what="StandardCNN (half width)", weights="hub",
            input_range=(0.0, 1.0)),
+    # feedback on a pretrained body (issue 14): keras-hub's ImageNet ResNet-18, frozen; only adapters, context
+    # head and classifier are trained. No weights are published yet: they are made by the recipe named here.
+    ModelSpec(name="cbl-resnet18-imagenet-feedback", family="cbl", builder=_FEEDBACK, recipe=_FEEDBACK_RECIPE,
+              config={"preset": "resnet_18_imagenet", "architecture": None, "load_weights": True, "taps": None,
+                      "num_classes": 1000, "freeze": True, "iterations": 2, "alpha": 0.0, "adapter": "film"},
+              input_shape=(224, 224, 3), dataset="imagenet2012", preprocessing=IMAGENET_PREPROCESSING,
+              evaluator=_EVAL, paper=PAPER, weights=None,
+              description=("CBL feedback (T=2, FiLM adapters) on keras-hub's pretrained ImageNet ResNet-18, body frozen; "
+                           f"no weights yet: recipes/{_FEEDBACK_RECIPE} makes them (needs topdown_zoo[keras-hub])"),
+              test_config={"preset": None, "architecture": _TINY_KERAS_HUB_RESNET, "num_classes": 10}),
 ]

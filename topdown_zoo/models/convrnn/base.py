@@ -110,6 +110,8 @@ class AnytimeClassifier(StepLossTraining, ZooModel):
     def refine(self, x: Any, training: bool | None = False, iterations: int | None = None) -> list[Any]:
         """Per-step logits [y_0, …, y_{T−1}] (one readout per time step)."""
         steps = self.iterations if iterations is None else check_steps("iterations", iterations, 1)
+        if not training:
+            self.check_inputs(x)  # eager calls only: a traced tensor holds no values to check
         return [ops.cast(y, "float32") for y in self._unroll(x, training, steps)]
 
     def step_outputs(self, inputs: Any, training: bool = False) -> list[Any]:

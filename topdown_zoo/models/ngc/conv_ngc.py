@@ -138,15 +138,20 @@ class ConvNGC(RuleTraining, ZooModel):
                 "weight_std": self.weight_std, "seed": self.seed, "init_noise": self.init_noise}
 
     # ------------------------------------------------------------------ dynamics
+    def _param(self, value: Any) -> Any:
+        """A weight in the compute dtype: settling runs in one dtype (``mixed_*`` policies: the
+        compute dtype, also outside ``__call__``'s autocast, e.g. in the training step)."""
+        return ops.cast(value, self.compute_dtype)
+
     def predict_layer(self, l: int, z_upper: Any) -> Any:
         """Eq. 1: z̄ˡ⁻¹ from zˡ."""
-        h = ops.conv_transpose(self.phi(z_upper), self.W[l - 1], strides=self.strides, padding="same")
-        return self.g(h + self.b[l - 1])
+        h = ops.conv_transpose(self.phi(z_upper), self._param(self.W[l - 1]), strides=self.strides, padding="same")
+        return self.g(h + self._param(self.b[l - 1]))
 
     def bottom_up(self, l: int, e_below: Any) -> Any:
         """conv(eˡ⁻¹, Eˡ, s) of eq. 2: with tied filters, the adjoint of the transposed convolution."""
         kernel = self.E[l - 1] if self.error_synapses == "learned" else self.W[l - 1]
-        return ops.conv(e_below, kernel, strides=self.strides, padding="same")
+        return ops.conv(e_below, self._param(kernel), strides=self.strides, padding="same")
 
     def predictions_and_errors(self, states: Sequence[Any]) -> tuple[list[Any], list[Any]]:
         """Eq. 1 for every layer: predictions z̄⁰ … z̄ᴸ⁻¹ and errors eˡ = zˡ − z̄ˡ."""
@@ -228,10 +233,10 @@ class ConvNGC(RuleTraining, ZooModel):
         return out
 
     def energy(self, errs: Sequence[Any]) -> Any:
-        """Total discrepancy (eq. 3 negated): Σ_ℓ ½‖zˡ − z̄ˡ‖², per example."""
+        """Total discrepancy (eq. 3 negated): Σ_ℓ ½‖zˡ − z̄ˡ‖², per example (summed in float32)."""
         total: Any = 0.0
         for e in errs:
-            total = total + 0.5 * ops.sum(ops.square(e), axis=(1, 2, 3))
+            total = total + 0.5 * ops.sum(ops.square(ops.cast(e, "float32")), axis=(1, 2, 3))
         return total
 
     def call(self, x: Any, training: bool = False) -> Any:
@@ -242,6 +247,10 @@ class ConvNGC(RuleTraining, ZooModel):
         """The reconstruction z̄⁰ before the first step and after every step (T + 1 maps)."""
         recons = self.settle(x, trajectory=True, training=training)["reconstructions"]
         return [recons[t] for t in range(self.iterations + 1)]
+
+    def plot_kinds(self) -> list[str]:
+        """The contract's pictures plus ``denoising`` (:meth:`denoise`)."""
+        return [*super().plot_kinds(), "denoising"]
 
     def reconstruct(self, x: Any, clamp: str = "all", iterations: int | None = None) -> Any:
         """z̄⁰ after T steps (``clamp`` as in :meth:`settle`)."""
@@ -257,6 +266,7 @@ class ConvNGC(RuleTraining, ZooModel):
         evaluator's ``mse``) and ``energy`` (total discrepancy after settling); array
         ``reconstruction`` (z̄⁰)."""
         common.refuse_options(self, options)
+        self.check_inputs(inputs)
         x = ops.cast(ops.convert_to_tensor(inputs), self.compute_dtype)
         settled = self.settle(x)
         recon = ops.convert_to_numpy(settled["predictions"][0])
@@ -278,7 +288,8 @@ class ConvNGC(RuleTraining, ZooModel):
         return pairs
 
     def _statistics(self, x: Any, settled: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        mse = ops.mean(ops.square(settled["predictions"][0] - x), axis=(1, 2, 3))
+        diff = ops.cast(settled["predictions"][0], "float32") - ops.cast(x, "float32")
+        mse = ops.mean(ops.square(diff), axis=(1, 2, 3))
         return ops.mean(mse), {"mse": mse, "energy": settled["energy"]}
 
     def local_updates(self, x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, list[tuple[Any, Any]]]:

@@ -127,8 +127,9 @@ class GNCN(RuleTraining, ZooModel):
                                               initializer=keras.initializers.Constant(e0)))
         if self.precision:  # Σˡ for the latent layers that receive a prediction: 1 … L−1
             for l in range(1, len(self.hidden)):
+                # never autocast: Σ⁻¹ and log|Σ| are computed in float32 (no bfloat16 inverse)
                 self.Sigma.append(self.add_weight(shape=(self.dims[l], self.dims[l]), name=f"Sigma{l}",
-                                                  initializer="identity"))
+                                                  initializer="identity", autocast=False))
         if self.lateral:
             self.V = [ops.convert_to_tensor(lateral_matrix(h, self.group_size, self.alpha_e, self.alpha_h))
                       for h in self.hidden]
@@ -142,18 +143,24 @@ class GNCN(RuleTraining, ZooModel):
                 "weight_norm": self.weight_norm, "init_std": self.init_std, "sigma_min_eig": self.sigma_min_eig}
 
     # ------------------------------------------------------------------ dynamics
+    def _param(self, value: Any) -> Any:
+        """A weight in the compute dtype: settling runs in one dtype (``mixed_*`` policies: the
+        compute dtype, also outside ``__call__``'s autocast, e.g. in the training step)."""
+        return ops.cast(value, self.compute_dtype)
+
     def precisions(self) -> list[Any]:
-        """Σˡ⁻¹ for ℓ = 1 … L−1 (None without precision weighting; eqs. 13–14)."""
+        """Σˡ⁻¹ for ℓ = 1 … L−1 (None without precision weighting; eqs. 13–14). The inverse is
+        taken in float32 (no half-precision inverse on every backend), then cast to the compute dtype."""
         if not self.precision:
             return [None] * (len(self.hidden) - 1)
-        return [ops.linalg.inv(s) for s in self.Sigma]
+        return [self._param(ops.linalg.inv(ops.cast(s, "float32"))) for s in self.Sigma]
 
     def predict_and_errors(self, z0: Any, zs: Sequence[Any], precisions: Sequence[Any]) -> tuple[list[Any], list[Any]]:
         """Eq. 1: predictions z̄⁰ … z̄ᴸ⁻¹ and error neurons e⁰ … eᴸ⁻¹ for states (z⁰, [z¹ … zᴸ])."""
         states = [z0] + list(zs)
         zbar, errs = [], []
         for l in range(len(self.hidden)):
-            h = ops.matmul(self.phi(states[l + 1]), self.W[l])
+            h = ops.matmul(self.phi(states[l + 1]), self._param(self.W[l]))
             pred = self.g0(h) if l == 0 else h
             diff = states[l] - pred
             if l > 0 and precisions[l - 1] is not None:
@@ -169,11 +176,11 @@ class GNCN(RuleTraining, ZooModel):
         for l in range(1, L + 1):
             z = zs[l - 1]
             e_below = errs[l - 1]
-            up = ops.matmul(e_below, self.E[l - 1]) if self.error_synapses == "learned" \
-                else ops.matmul(e_below, ops.transpose(self.W[l - 1]))
+            up = ops.matmul(e_below, self._param(self.E[l - 1])) if self.error_synapses == "learned" \
+                else ops.matmul(e_below, ops.transpose(self._param(self.W[l - 1])))
             dz = up - (errs[l] if l < L else 0.0)
             if self.lateral:
-                dz = dz - ops.matmul(self.phi(z), self.V[l - 1])
+                dz = dz - ops.matmul(self.phi(z), self._param(self.V[l - 1]))
             new.append(z + self.beta * (dz - self.leak * z))
         return new
 
@@ -238,6 +245,8 @@ class GNCN(RuleTraining, ZooModel):
         """Total discrepancy per example (−ψ of eq. 6 plus the leak prior): BCE(z⁰, z̄⁰) (or ½‖e⁰‖²
         for an identity output) + Σ_ℓ ½ (zˡ − z̄ˡ)ᵀ Σˡ⁻¹ (zˡ − z̄ˡ) + ½ log|Σˡ| + γ/2 Σ_ℓ ‖zˡ‖²."""
         precisions = self.precisions() if precisions is None else precisions
+        # summed in float32 whatever the compute dtype (a bfloat16 sum of ~500 nats is off by ±2)
+        z0, zs, zbar, errs = _float32(z0), _float32(zs), _float32(zbar), _float32(errs)
         if self.output_activation == "sigmoid":
             total = _bce(z0, zbar[0])
         else:
@@ -246,7 +255,7 @@ class GNCN(RuleTraining, ZooModel):
             d = zs[l - 1] - zbar[l]
             total = total + 0.5 * ops.sum(d * errs[l], axis=-1)  # errs[l] = d Σ⁻¹
             if precisions[l - 1] is not None:
-                chol = ops.linalg.cholesky(self.Sigma[l - 1])
+                chol = ops.linalg.cholesky(ops.cast(self.Sigma[l - 1], "float32"))
                 total = total + ops.sum(ops.log(ops.diagonal(chol)))  # ½ log|Σ| = Σ log diag(chol)
         for z in zs:
             total = total + 0.5 * self.leak * ops.sum(ops.square(z), axis=-1)
@@ -261,6 +270,10 @@ class GNCN(RuleTraining, ZooModel):
         recons = self.settle(x, trajectory=True)["reconstructions"]
         return [recons[t] for t in range(self.iterations + 1)]
 
+    def plot_kinds(self) -> list[str]:
+        """The contract's pictures plus ``samples`` (:meth:`decode`) and ``completions`` (:meth:`complete`)."""
+        return [*super().plot_kinds(), "samples", "completions"]
+
     def encode(self, x: Any, iterations: int | None = None) -> Any:
         """The settled top-layer latents zᴸ (what the GMM prior and the classifier use)."""
         return self.settle(x, iterations=iterations)["states"][-1]
@@ -273,7 +286,7 @@ class GNCN(RuleTraining, ZooModel):
         """Ancestral sampling (section 4.3): z̄ˡ⁻¹ = gˡ⁻¹(φ(z̄ˡ) Wˡ⁻¹) down to the Bernoulli mean z̄⁰."""
         h = ops.convert_to_tensor(z_top, dtype=self.compute_dtype)
         for l in reversed(range(len(self.hidden))):
-            h = ops.matmul(self.phi(h), self.W[l])
+            h = ops.matmul(self.phi(h), self._param(self.W[l]))
             if l == 0:
                 h = self.g0(h)
         return h
@@ -284,6 +297,7 @@ class GNCN(RuleTraining, ZooModel):
         output, as the evaluator's ``bce``; mean squared error for an identity output) and
         ``energy`` (the total discrepancy after settling); array ``reconstruction`` (z̄⁰)."""
         common.refuse_options(self, options)
+        self.check_inputs(inputs)
         x = self._flat(inputs)
         settled = self.settle(x)
         recon = ops.convert_to_numpy(settled["predictions"][0])
@@ -310,7 +324,7 @@ class GNCN(RuleTraining, ZooModel):
         return pairs
 
     def _statistics(self, x: Any, settled: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        bce = _bce(x, settled["predictions"][0])
+        bce = _bce(_float32(x), _float32(settled["predictions"][0]))
         return ops.mean(bce), {"bce": bce, "energy": settled["energy"]}
 
     def local_updates(self, x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, list[tuple[Any, Any]]]:
@@ -350,6 +364,13 @@ class GNCN(RuleTraining, ZooModel):
     @property
     def metrics(self) -> list[Any]:
         return [self.loss_tracker, self.energy_tracker]
+
+
+def _float32(values: Any) -> Any:
+    """``values`` (a tensor or a list of them) in float32."""
+    if isinstance(values, (list, tuple)):
+        return [ops.cast(v, "float32") for v in values]
+    return ops.cast(values, "float32")
 
 
 def _bce(x: Any, p: Any) -> Any:
