@@ -127,8 +127,9 @@ def test_package_writes_the_hub_layout_and_round_trips(packaged):
     manifest = hub.verify(folder)
     assert set(manifest) == {"README.md", "config.json", "model.weights.h5", "metadata.json", "metrics.json",
                              "recipe.yaml"}
-    config = json.loads((folder / "config.json").read_text())
-    assert config["registry_name"] == NAME and config["input_shape"] == [28, 28, 1]
+    config = json.loads((folder / "config.json").read_text())  # Keras's own serialization (format 2)
+    assert config["class_name"] == "CBLModel" and config["config"]["registry_name"] == NAME
+    assert hub.read_config(folder)["input_shape"] == [28, 28, 1]
     metadata = json.loads((folder / "metadata.json").read_text())
     assert metadata["parameter_count"] == _model(0).count_params() and metadata["keras_version"]
     assert json.loads((folder / "metrics.json").read_text())["accuracy"] == METRICS["accuracy"]
@@ -154,13 +155,13 @@ def test_metadata_records_the_backend_and_imports_no_tensorflow(monkeypatch, pac
 def test_package_records_overrides_and_keras_config_alone_rebuilds(tmp_path):
     model = _model(3, iterations=3)
     folder = hub.package(model, tmp_path / "it3", metrics=METRICS)
-    assert json.loads((folder / "config.json").read_text())["overrides"] == {"iterations": 3}
+    assert hub.read_config(folder)["overrides"] == {"iterations": 3}
     assert folder.stat().st_mode & 0o755 == 0o755  # readable by all (mkdtemp makes 0700)
     loaded = hub.load_folder(folder)
     assert loaded.iterations == 3
     np.testing.assert_array_equal(_out(loaded), _out(model))
     # config alone (registry name unknown on this machine): the saved Keras config, safe mode
-    config = json.loads((folder / "config.json").read_text())
+    config = hub.read_config(folder)
     alone = hub.rebuild({**config, "registry_name": None})
     hub.load_weights_file(alone, folder / "model.weights.h5")
     np.testing.assert_array_equal(_out(alone), _out(model))

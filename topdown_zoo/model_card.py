@@ -164,6 +164,9 @@ def render(spec: ModelSpec | None = None, metrics: Mapping[str, Any] | None = No
         lines += [f'model = tz.load("hf://{repo_id}")   # this repository, any revision: revision="..."']
     lines += ['model = tz.load("' + name + '", weights="path/to/this/folder")  # a local copy'
               if spec is not None else 'model = topdown_zoo.hub.load_folder("path/to/this/folder")']
+    if repo_id:
+        lines += ["", "# or with Keras alone, once topdown_zoo is imported (it registers the classes):",
+                  "import keras", f'model = keras.saving.load_model("hf://{repo_id}")']
     lines += ["```", "",
               "Every file is listed with its sha256 in `SHA256SUMS` (`sha256sum -c SHA256SUMS`); the loader "
               "refuses a file whose hash differs. The weights are a Keras `.weights.h5` file (arrays only) and "

@@ -9,5 +9,7 @@ METRICS = "metrics.json"
 CARD = "README.md"
 RECIPE = "recipe.yaml"
 FORMAT = "topdown_zoo-hub"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# format 2: config.json is Keras's own serialization (keras.saving.load_model reads the folder) and the
+# zoo's fields live in metadata.json["topdown_zoo"]; format 1 kept them in config.json (still read).
 MIRROR_ENV = "TOPDOWN_ZOO_HUB"

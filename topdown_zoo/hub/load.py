@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from topdown_zoo.checks import check_config_limits
 from topdown_zoo.errors import HubError, TopdownZooError, WeightsNotAvailableError
 from topdown_zoo.hub import pins
-from topdown_zoo.hub.layout import CONFIG, WEIGHTS
+from topdown_zoo.hub.layout import CONFIG, METADATA, WEIGHTS
 from topdown_zoo.hub.manifest import verify
 from topdown_zoo.hub.resolving import PUBLISHED_SOURCES, hub_folder_of, resolve_source
 
@@ -25,14 +25,36 @@ if TYPE_CHECKING:
 _IDENTITY_KEYS = ("registry_name", "registry_overrides")
 
 
-def read_config(folder: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a hub folder (or a run directory holding one)."""
-    path = Path(folder) / CONFIG
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        config: dict[str, Any] = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise HubError(f"{path} cannot be read as JSON: {err}") from err
-    return config
+    if not isinstance(data, dict):
+        raise HubError(f"{path} holds no JSON object")
+    return data
+
+
+def read_config(folder: str | Path) -> dict[str, Any]:
+    """What a hub folder (or a run directory) records about its model, as one dict: the zoo's
+    fields (``registry_name``, ``overrides``, ``input_shape``, ``preprocessing`` …) and the model's
+    Keras config under ``keras_config``.
+
+    Format 2 folders keep Keras's own ``config.json`` (what ``keras.saving.load_model`` reads) and
+    the zoo's fields in ``metadata.json["topdown_zoo"]``; format 1 folders kept both in
+    ``config.json``.
+    """
+    folder = Path(folder)
+    config = _read_json(folder / CONFIG)
+    if "format" in config:  # format 1
+        return config
+    metadata = _read_json(folder / METADATA) if (folder / METADATA).is_file() else {}
+    zoo = dict(metadata.get("topdown_zoo") or {})
+    if not zoo:  # a plain Keras folder (keras.saving.save_model(..., zipped=False))
+        inner = config.get("config") or {}
+        zoo = {"registry_name": inner.get("registry_name"), "overrides": inner.get("registry_overrides") or {},
+               "input_shape": ((config.get("build_config") or {}).get("input_shape") or [None])[1:] or None}
+    return {**zoo, "keras_config": config}
 
 
 def rebuild(config: Mapping[str, Any], overrides: Mapping[str, Any] | None = None, *,

@@ -127,7 +127,10 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
         import keras
 
         _weights_only(model).save_weights(tmp / WEIGHTS)
-        config = {
+        # config.json is Keras's own serialization, so keras.saving.load_model(folder or "hf://…") works
+        # (after `import topdown_zoo`); what the zoo adds lives in metadata.json under "topdown_zoo".
+        keras_config = keras.saving.serialize_keras_object(_weights_only(model))
+        zoo = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "registry_name": spec.name if spec else None,
@@ -139,15 +142,17 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
             "input_range": list(spec.input_range) if spec and spec.input_range else None,
             "preprocessing": dict(spec.preprocessing) if spec else {},
             "task": spec.task if spec else None,
-            "keras_config": keras.saving.serialize_keras_object(model),
         }
-        _dump_json(tmp / CONFIG, config)
+        _dump_json(tmp / CONFIG, keras_config)
         metadata = {
+            "keras_version": keras.__version__,  # the two keys Keras itself writes
+            "date_saved": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d@%H:%M:%S"),
             **_versions(),
             "parameter_count": int(model.count_params()),
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "registry_name": config["registry_name"],
+            "registry_name": zoo["registry_name"],
             "dtype_policy": model.dtype_policy.name,
+            "topdown_zoo": zoo,
         }
         _dump_json(tmp / METADATA, metadata)
         _dump_json(tmp / METRICS, metrics)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from topdown_zoo.errors import HubError, UnpinnedWeightsWarning
-from topdown_zoo.hub.layout import CONFIG, MANIFEST, METADATA, WEIGHTS
+from topdown_zoo.hub.layout import MANIFEST, METADATA, WEIGHTS
 from topdown_zoo.hub.manifest import read_manifest, sha256_file, verify
 
 PINS_FILE = Path(__file__).with_name("pins.json")
@@ -67,7 +67,9 @@ def compute_pins(hub_dir: str | Path) -> dict[str, dict[str, str]]:
     registry name)."""
     pins: dict[str, dict[str, str]] = {}
     for folder in sorted(p for p in Path(hub_dir).iterdir() if p.is_dir() and not p.name.startswith(".")):
-        recorded = json.loads((folder / CONFIG).read_text()).get("registry_name")
+        from topdown_zoo.hub.load import read_config
+
+        recorded = read_config(folder).get("registry_name")
         if recorded != folder.name:
             raise HubError(f"{folder} records the registry name {recorded!r}; a shipped folder must be named "
                            "after the entry it holds")
