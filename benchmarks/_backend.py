@@ -104,3 +104,23 @@ def facts(model: Any) -> dict[str, Any]:
     if getattr(model, "compiled", False):
         out["jit_compile"] = model.jit_compile
     return out
+
+
+def zoo_call(model: str, kind: str, batch: int, overrides: dict[str, Any] | None = None, binary: bool = False,
+             learning_rate: float = 1e-3) -> tuple[Callable[[], Any], dict[str, Any]]:
+    """Factory (in a worker of ``benchmarks/_harness.py``): ``tz.create(model, **overrides)`` and one
+    of its calls on ``example_batch(batch)``: ``kind`` "train" (:func:`train_call`, random labels),
+    "infer" (:func:`forward_call`) or "predict" (``model.predict_on_batch``, Keras's compiled predict)."""
+    import topdown_zoo as tz
+
+    net = tz.create(model, **(overrides or {}))
+    x = example_batch(net, batch, binary=binary)
+    if kind == "train":
+        call = train_call(net, x, example_labels(net, batch), learning_rate)
+    elif kind == "infer":
+        call = forward_call(net, x)
+    elif kind == "predict":
+        call = lambda: net.predict_on_batch(x)  # noqa: E731
+    else:
+        raise ValueError(f"kind must be train, infer or predict, got {kind!r}")
+    return call, facts(net)

@@ -27,7 +27,8 @@ builds the call to time inside that worker. :func:`compare` measures it:
 5. **Statistics.** Per side: the median and interquartile range (IQR) of its per-round time per
    call. Per ratio B / A: the ratio t_B / t_A of the *same* round (a drift of the machine's load
    hits both), its median and IQR over the rounds. Per worker: its peak resident memory
-   (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) after the last round.
+   (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) after the last round, and how much of it came
+   after start-up (the interpreter, and Keras with its backend in a Keras worker).
 
 This module imports only the standard library, so a worker can run in any interpreter.
 """
@@ -173,6 +174,7 @@ def _serve(spec: dict[str, Any]) -> None:
     except Exception as err:  # reported on the first request
         traceback.print_exc()
         settings = {"error": _first_line(err)}
+    settings["rss_after_import_mib"] = round(peak_rss_mib(), 1)
     calls: dict[str, Callable[[], Any]] = {}
     for line in sys.stdin:
         request = json.loads(line)
@@ -344,7 +346,8 @@ def _summary(comparison: Comparison, settings: Settings, times: dict[str, list[f
     for side in comparison.sides:
         entry: dict[str, Any] = {"label": side.label, "worker": side.worker.key, "backend": side.worker.backend,
                                  "what": side.what, "items": side.items, "facts": facts.get(side.label, {}),
-                                 "peak_rss_mib": info.get(side.worker.key, {}).get("peak_rss_mib")}
+                                 "peak_rss_mib": info.get(side.worker.key, {}).get("peak_rss_mib"),
+                                 "rss_after_import_mib": info.get(side.worker.key, {}).get("settings", {}).get("rss_after_import_mib")}
         if side.label in errors:
             entry["error"] = errors[side.label]
         if times[side.label] and side.label not in errors:
@@ -357,7 +360,7 @@ def _summary(comparison: Comparison, settings: Settings, times: dict[str, list[f
         entry = {"numerator": b, "denominator": a}
         missing = [x for x in (b, a) if x in errors or not times[x]]
         if missing:
-            entry["error"] = "; ".join(f"{x}: {errors.get(x, 'not timed')}" for x in missing)
+            entry["error"] = ", ".join(f"{x} {'skipped' if x in errors else 'not timed'}" for x in missing)
         else:
             values = [tb / ta for tb, ta in zip(times[b], times[a])]
             q1, q2, q3 = quartiles(values)
@@ -375,9 +378,12 @@ def _ms(seconds: float) -> str:
 def render(result: dict[str, Any]) -> str:
     """Markdown of one comparison: what is timed, a table of sides, a table of ratios, notes."""
     lines = [f"### {result['title']}", "", f"Timed: {result['what']}", "",
-             "| side | process · Keras backend | time per call: median [IQR] | examples/s | peak RSS of its worker |", "|---|---|---|---|---|"]
+             "| side | process · Keras backend | time per call: median [IQR] | examples/s | peak RSS of its process |",
+             "|---|---|---|---|---|"]
     for s in result["sides"]:
         rss = f"{s['peak_rss_mib']:.0f} MiB" if s.get("peak_rss_mib") else "—"
+        if s.get("peak_rss_mib") and s.get("rss_after_import_mib"):
+            rss += f" (+{s['peak_rss_mib'] - s['rss_after_import_mib']:.0f} over start-up)"
         label = f"{s['label']}" + (f" — {s['what']}" if s["what"] else "")
         if "median_s" in s:
             cell = f"{_ms(s['median_s'])} [{_ms(s['q1_s'])}–{_ms(s['q3_s'])}]"
@@ -395,8 +401,11 @@ def render(result: dict[str, Any]) -> str:
                 lines.append(f"| {name} | — | skipped: {r['error']} | 0 |")
             else:
                 lines.append(f"| {name} | **{r['median']:.3f}** | {r['q1']:.3f}–{r['q3']:.3f} | {len(r['values'])} |")
-    if result["notes"]:
+    facts = [f"{s['label']}: " + ", ".join(f"{k} {v}" for k, v in s["facts"].items()) for s in result["sides"] if s.get("facts")]
+    if result["notes"] or facts:
         lines += [""] + [f"* {note}" for note in result["notes"]]
+    if facts:
+        lines.append("* Facts the workers reported — " + "; ".join(facts) + ".")
     return "\n".join(lines)
 
 
@@ -527,21 +536,6 @@ def write_section(title: str, body: str, path: Path = DOCS) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
-
-
-# ============================================================================ a call for testing the machinery
-def spin_call(seconds: float = 0.001) -> tuple[Callable[[], None], dict[str, Any]]:
-    """A call that keeps the CPU busy for ``seconds`` (tests of the harness; no libraries)."""
-    def call() -> None:
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            pass
-    return call, {"seconds": seconds}
-
-
-def failing_call() -> Callable[[], None]:
-    """A factory that fails (tests: a side that cannot be built is reported, the others still run)."""
-    raise RuntimeError("this side cannot be built")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ import time
 import traceback
 from typing import Any
 
+from _harness import peak_rss_mib, quartiles
+
 WORKLOADS = ("cbl", "gncn")
 
 
@@ -129,11 +131,13 @@ def run_workload(name: str, args: argparse.Namespace) -> dict[str, Any]:
     train = timed(lambda: model.train_on_batch(x, y), args.warmup, args.steps)
     infer = timed(lambda: model.predict_on_batch(x), args.warmup, args.steps)
     t_train, t_infer = statistics.median(train), statistics.median(infer)
+    (tq1, _, tq3), (iq1, _, iq3) = quartiles(train), quartiles(infer)
     return {"workload": name, "model": s["model"], "overrides": s["overrides"], "precision": policy,
             "batch": s["batch"],
             "input_shape": list(s["shape"]), "jit_compile": model.jit_compile,
-            "train_step_ms": 1e3 * t_train, "train_images_per_s": s["batch"] / t_train,
-            "infer_ms": 1e3 * t_infer, "infer_images_per_s": s["batch"] / t_infer,
+            "train_step_ms": 1e3 * t_train, "train_step_iqr_ms": [1e3 * tq1, 1e3 * tq3], "train_images_per_s": s["batch"] / t_train,
+            "infer_ms": 1e3 * t_infer, "infer_iqr_ms": [1e3 * iq1, 1e3 * iq3], "infer_images_per_s": s["batch"] / t_infer,
+            "peak_rss_mib": peak_rss_mib(),
             "train_steps_ms": [round(1e3 * t, 2) for t in train]}
 
 
@@ -162,15 +166,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"backend {keras.backend.backend()}, keras {keras.__version__}, device {device_name()}, precision "
           f"{args.precision} (cbl), {args.gncn_precision} (gncn), median of {args.steps} steps after "
           f"{args.warmup} warm-up", flush=True)
-    print(f"{'workload':9s} {'precision':>15s} {'batch':>6s} {'train ms':>9s} {'train img/s':>12s} {'infer ms':>9s} "
-          f"{'infer img/s':>12s}  jit")
+    print("Timed: model.train_on_batch(x, y) (compiled train function, metrics read back) and model.predict_on_batch(x) "
+          "(NumPy out) on a device-resident synthetic batch; median [IQR] of individually timed calls after warm-up; peak RSS of "
+          "this process (host memory, not device memory)")
+    print(f"{'workload':9s} {'precision':>15s} {'batch':>6s} {'train ms':>9s} {'[IQR]':>15s} {'train img/s':>12s} {'infer ms':>9s} "
+          f"{'infer img/s':>12s} {'peak RSS':>9s}  jit")
     results = []
     for name in names:
         r = run_workload(name, args)
         results.append(r)
-        print(f"{name:9s} {r['precision']:>15s} {r['batch']:6d} {r['train_step_ms']:9.1f} "
-              f"{r['train_images_per_s']:12.1f} {r['infer_ms']:9.1f} {r['infer_images_per_s']:12.1f}  "
-              f"{r['jit_compile']}", flush=True)
+        iqr = f"[{r['train_step_iqr_ms'][0]:.1f}–{r['train_step_iqr_ms'][1]:.1f}]"
+        print(f"{name:9s} {r['precision']:>15s} {r['batch']:6d} {r['train_step_ms']:9.1f} {iqr:>15s} "
+              f"{r['train_images_per_s']:12.1f} {r['infer_ms']:9.1f} {r['infer_images_per_s']:12.1f} "
+              f"{r['peak_rss_mib']:6.0f} MiB  {r['jit_compile']}", flush=True)
     print(json.dumps({"backend": args.backend, "device": device_name(),
                       "results": results}))
     sys.meta_path.remove(watch)

@@ -52,9 +52,9 @@ def backprop_twin(model: Any) -> Any:
 def step(kind: str, model: str, batch: int, learning_rate: float = 1e-4) -> tuple[Any, dict[str, Any]]:
     """Factory (in a worker): one training step, ``kind`` "counter_hebb" or "backprop"."""
     import keras
+    from _backend import example_batch, facts, train_call
 
     import topdown_zoo as tz
-    from _backend import example_batch, facts, train_call
 
     net = tz.create(model)
     x = example_batch(net, batch)

@@ -22,17 +22,6 @@ import _harness as h
 TITLE = "CBL against its backbone"
 
 
-def call(model: str, kind: str, batch: int, overrides: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Factory (in a worker): ``kind`` "infer" (compiled forward) or "train" (``train_on_batch``)."""
-    import topdown_zoo as tz
-    from _backend import example_batch, example_labels, facts, forward_call, train_call
-
-    net = tz.create(model, **(overrides or {}))
-    x = example_batch(net, batch)
-    fn = forward_call(net, x) if kind == "infer" else train_call(net, x, example_labels(net, batch))
-    return fn, facts(net)
-
-
 def add_arguments(parser: Any) -> None:
     parser.add_argument("--model", default="cbl-cnn-cifar10", help="a CBL registry entry")
     parser.add_argument("--baseline", default=None, help="its feed-forward entry (default: the standard-* / resnet18-* twin)")
@@ -50,7 +39,7 @@ def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
     extra = f", CBL options {json.dumps(args.overrides)}" if args.overrides else ""
 
     def side(label: str, entry: str, kind: str, overrides: dict[str, Any] | None = None) -> h.Side:
-        return h.Side(label, h.WorkerSpec(f"{kind}-{label}", settings.backend), "cbl_throughput:call",
+        return h.Side(label, h.WorkerSpec(f"{kind}-{label}", settings.backend), "_backend:zoo_call",
                       {"model": entry, "kind": kind, "batch": batch, "overrides": overrides}, items=batch)
 
     infer = [side("backbone", baseline, "infer")]

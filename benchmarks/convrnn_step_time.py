@@ -33,17 +33,6 @@ def pairs(small: bool) -> dict[str, tuple[str, dict[str, Any], str, dict[str, An
     }
 
 
-def call(model: str, overrides: dict[str, Any], kind: str, batch: int) -> tuple[Any, dict[str, Any]]:
-    """Factory (in a worker): ``kind`` "train" or "infer" of ``tz.create(model, **overrides)``."""
-    import topdown_zoo as tz
-    from _backend import example_batch, example_labels, facts, forward_call, train_call
-
-    net = tz.create(model, **overrides)
-    x = example_batch(net, batch)
-    fn = train_call(net, x, example_labels(net, batch)) if kind == "train" else forward_call(net, x)
-    return fn, facts(net)
-
-
 def add_arguments(parser: Any) -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--small", action="store_true", help="CIFAR models at 1/4 width")
@@ -61,9 +50,9 @@ def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
         ctl_label = ctl + (f" (T={ctl_over['iterations']})" if "iterations" in ctl_over else "")
         sides = []
         for kind in ("train", "infer"):
-            sides.append(h.Side(f"{kind}: control", workers["control"], "convrnn_step_time:call",
+            sides.append(h.Side(f"{kind}: control", workers["control"], "_backend:zoo_call",
                                 {"model": ctl, "overrides": ctl_over, "kind": kind, "batch": batch}, ctl_label, batch))
-            sides.append(h.Side(f"{kind}: recurrent", workers["recurrent"], "convrnn_step_time:call",
+            sides.append(h.Side(f"{kind}: recurrent", workers["recurrent"], "_backend:zoo_call",
                                 {"model": rec, "overrides": rec_over, "kind": kind, "batch": batch}, rec, batch))
         size = " (1/4 width)" if (args.small or settings.quick) and name not in ("blt", "bl") else ""
         what = (f"`{rec}`{size} against `{ctl_label}`, batch {batch} random inputs, on {settings.backend}: `train_on_batch` "

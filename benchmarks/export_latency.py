@@ -47,10 +47,10 @@ def _model(name: str, iterations: int | None) -> Any:
 def keras_call(model: str, batch: int, workdir: str, iterations: int | None = None) -> tuple[Any, dict[str, Any]]:
     """Factory (Keras worker): exports the model once, saves inputs and outputs at ``batch``, times Keras."""
     import numpy as np
+    from _backend import compiled, facts
     from keras import ops
 
     import topdown_zoo as tz
-    from _backend import compiled, facts
     from topdown_zoo.exporting import InputSignature, keras_outputs
 
     net = _model(model, iterations)
@@ -87,19 +87,23 @@ def ort_call(workdir: str, batch: int, tuned: bool) -> tuple[Any, dict[str, Any]
                                                "onnxruntime": ort.__version__}
 
 
-def shipped() -> list[str]:
-    """The models whose trained weights ship with the zoo (the folders of ``hub/``)."""
-    return sorted(p.name for p in (h.ROOT / "hub").iterdir() if p.is_dir())
+def model_names(models: list[str]) -> list[str]:
+    """``shipped`` (the models whose trained weights ship with the zoo), ``all`` (the registry) or names."""
+    from topdown_zoo.registry import list_models  # imports no Keras: the parent stays light
+
+    if models in (["shipped"], ["all"]):
+        return list_models(pretrained=models == ["shipped"])
+    return models
 
 
 def add_arguments(parser: Any) -> None:
-    parser.add_argument("--models", nargs="+", default=["shipped"], help="registry names, or 'shipped' (the hub/ models)")
+    parser.add_argument("--models", nargs="+", default=["shipped"], help="registry names, 'shipped' (the 12 shipped models) or 'all'")
     parser.add_argument("--batch", type=int, default=64, help="examples per call of the throughput sides")
     parser.add_argument("--iterations", type=int, default=None, help="override the step count (exported and timed)")
 
 
 def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
-    names = ["standard-cnn-mnist5k"] if settings.quick else (shipped() if args.models == ["shipped"] else args.models)
+    names = ["standard-cnn-mnist5k"] if settings.quick else model_names(args.models)
     batch = 4 if settings.quick else args.batch
     out = []
     for name in names:

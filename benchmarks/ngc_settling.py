@@ -25,9 +25,8 @@ TITLE = "GNCN settling and training update"
 def matmul(n: int) -> tuple[Any, dict[str, Any]]:
     """Factory (in a worker): a compiled float32 ``n × n`` matmul, its result summed on the host."""
     import numpy as np
-    from keras import ops
-
     from _backend import compiled
+    from keras import ops
 
     rng = np.random.default_rng(0)
     a = ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32))
@@ -38,8 +37,9 @@ def matmul(n: int) -> tuple[Any, dict[str, Any]]:
 
 def gncn(model: str, kind: str, batch: int, steps: int, hidden: list[int] | None = None) -> tuple[Any, dict[str, Any]]:
     """Factory (in a worker): ``kind`` "settle" (compiled ``model.settle(x)``) or "update" (``train_on_batch(x)``)."""
-    import topdown_zoo as tz
     from _backend import compiled, example_batch, facts, forward_call, train_call
+
+    import topdown_zoo as tz
 
     net = tz.create(model, iterations=steps, **({"hidden": hidden} if hidden else {}))
     x = example_batch(net, batch, binary=not model.startswith("conv"))

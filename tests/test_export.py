@@ -191,13 +191,19 @@ def test_parity_failure_names_the_difference_and_leaves_nothing(tmp_path, monkey
 
 def test_existing_artifact_survives_a_failed_export_and_is_replaced_by_a_good_one(tmp_path):
     target = tmp_path / "m.onnx"
-    target.write_bytes(b"old")
+    tz.export(small_model("standard-cnn-mnist5k"), target)  # an earlier export of ours
+    old = target.read_bytes()
     with pytest.raises(ExportError):
         tz.export(small_model("standard-cnn-mnist5k"), target, outputs="steps", iterations=2)
-    assert target.read_bytes() == b"old"
+    assert target.read_bytes() == old
     tz.export(small_model("standard-cnn-mnist5k"), target)
     assert onnx.load(str(target)).graph.input[0].name == "input"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+    # anything else at the path is the user's: refused unless force=True
+    (tmp_path / "mine.onnx").write_bytes(b"not an export of ours")
+    with pytest.raises(ExportError, match="force"):
+        tz.export(small_model("standard-cnn-mnist5k"), tmp_path / "mine.onnx")
+    assert (tmp_path / "mine.onnx").read_bytes() == b"not an export of ours"
 
 
 def test_onnx_batch_axis_is_dynamic_and_metadata_records_preprocessing(tmp_path):

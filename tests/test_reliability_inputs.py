@@ -255,3 +255,26 @@ def test_the_cli_says_once_that_a_folder_is_unpinned(tmp_path, capsys):
     assert main(["predict", "standard-cnn-mnist5k", str(tmp_path / "x.npy"), "--weights", str(own)]) == 0
     warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert len(warning) == 1 and "is unpinned" in warning[0]
+
+
+# ------------------------------------------------------------------------ recipes (validated before anything runs)
+@pytest.mark.parametrize("assignment, message", [
+    ("data.batch_size=100000000000000000000", "batch_size"),
+    ("smoke.batch_size=100000000000000000000", "batch_size"),
+    ("data.options.no_such_option=1", "no_such_option"),
+    ("evaluate.no_such_key=1", "no_such_key"),
+])
+def test_recipe_limits_and_unknown_free_form_keys_are_refused(assignment, message):
+    from topdown_zoo.errors import RecipeError
+    from topdown_zoo.recipe import load_recipe
+
+    with pytest.raises(RecipeError, match=message):
+        load_recipe("cbl-cnn-mnist5k", [assignment])
+
+
+def test_a_recipe_path_that_is_a_directory_is_refused(tmp_path):
+    from topdown_zoo.errors import RecipeError
+    from topdown_zoo.recipe import load_recipe
+
+    with pytest.raises(RecipeError, match="is a directory"):
+        load_recipe(tmp_path)

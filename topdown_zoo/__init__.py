@@ -31,6 +31,7 @@ from topdown_zoo.errors import (  # noqa: E402
     InputSpecError,
     RecipeError,
     TopdownZooError,
+    TrainingError,
     UnknownModelError,
     WeightsNotAvailableError,
 )
@@ -71,7 +72,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BackendError", "ConfigError", "DatasetError", "ExportError", "ExportParityError", "HubError", "InputSpecError",
-    "InputSpec", "ModelSpec", "Prediction", "RecipeError", "TopdownZooError", "UnknownModelError",
+    "InputSpec", "ModelSpec", "Prediction", "RecipeError", "TopdownZooError", "TrainingError", "UnknownModelError",
     "WeightsNotAvailableError", "ZooModel", "__version__", "add_feedback", "create", "export", "get_spec", "list_models", "load",
     "register_keras_classes",
 ]

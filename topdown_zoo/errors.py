@@ -28,6 +28,11 @@ class RecipeError(TopdownZooError):
     """A recipe file, key or value that is not allowed."""
 
 
+class TrainingError(TopdownZooError):
+    """A training run that cannot go on: its run directory is in use, its checkpoint does not fit,
+    or its loss or weights became non-finite (nothing is packaged then)."""
+
+
 class InputSpecError(TopdownZooError):
     """Data of the wrong shape, dtype or range given to a model."""
 

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from topdown_zoo.checks import check_float
-from topdown_zoo.errors import ConfigError, RecipeError, did_you_mean
+from topdown_zoo.errors import ConfigError, RecipeError, TopdownZooError, did_you_mean
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "step", "multistep", "exponential", "cosine")
@@ -145,7 +145,34 @@ def validate(recipe: dict) -> dict:
                           f"file, got {init['weights']!r}")
     if not isinstance(init["skip_mismatch"], bool):
         raise RecipeError(f"recipe key 'init.skip_mismatch' must be true or false, got {init['skip_mismatch']!r}")
+    _check_limits_and_free_form_keys(full, spec)
     return full
+
+
+def _check_limits_and_free_form_keys(full: dict, spec: Any) -> None:
+    """Batch sizes within :data:`~topdown_zoo.checks.MAX_BATCH_SIZE`, and the free-form mappings
+    (``data.options``, ``evaluate``) holding only keys their dataset loader / evaluator takes."""
+    from topdown_zoo.api import quiet_stderr
+    from topdown_zoo.checks import check_batch_size, check_options
+    from topdown_zoo.data import check_dataset_options
+
+    try:
+        check_batch_size("recipe key 'data.batch_size'", full["data"]["batch_size"])
+        check_batch_size("recipe key 'smoke.batch_size'", full["smoke"]["batch_size"])
+        for key in ("data.options", "evaluate"):
+            section, _, sub = key.partition(".")
+            value = full[section][sub] if sub else full[section]
+            if not isinstance(value, dict):
+                raise RecipeError(f"recipe key {key!r} must be a mapping (key: value), got {value!r}")
+        check_dataset_options(full["data"]["dataset"], full["data"]["options"])
+        with quiet_stderr():  # the evaluator's module may import TensorFlow
+            evaluator = spec.evaluate_fn()
+        check_options("recipe key 'evaluate'", full["evaluate"], evaluator,
+                      skip=("model", "spec", "smoke", "data_options"), error=RecipeError)
+    except RecipeError:
+        raise
+    except TopdownZooError as err:
+        raise RecipeError(str(err)) from None
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -182,6 +209,8 @@ def load_recipe(path_or_name: str | Path, assignments: list[str] | None = None) 
         from topdown_zoo.paths import recipes_dir
 
         path = recipes_dir() / f"{path_or_name}.yaml"
+    if path.is_dir():
+        raise RecipeError(f"recipe {path} is a directory; give a recipe file (recipes/<name>.yaml) or a registry name")
     if not path.exists():
         from topdown_zoo.paths import recipes_dir
 

@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from topdown_zoo import atomic
-from topdown_zoo.errors import DatasetError, HubError, RecipeError, TopdownZooError
+from topdown_zoo.errors import DatasetError, HubError, RecipeError, TrainingError
 from topdown_zoo.registry import get_spec
 
 BACKUP = "backup"
@@ -219,7 +219,7 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
     discards an interrupted run of another recipe in ``out_dir`` (refused without it).
 
     Raises:
-        TopdownZooError: the run directory is in use by another training, holds an interrupted
+        TrainingError: the run directory is in use by another training, holds an interrupted
             run of another recipe, or the loss or weights became non-finite (nothing packaged).
         HubError: ``hub_dir/<name>`` exists and ``force`` is not set.
     """
@@ -228,7 +228,7 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise TopdownZooError(f"cannot create the run directory {str(run_dir)!r}: {err.strerror or err}") from None
+        raise TrainingError(f"cannot create the run directory {str(run_dir)!r}: {err.strerror or err}") from None
     hub_target = Path(hub_dir) / spec.name if hub_dir is not None else None
     with _RunLock(run_dir):
         for folder in (run_dir, run_dir / "checkpoints", run_dir / BACKUP):
@@ -236,7 +236,7 @@ def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = Fals
         state = _read_state(run_dir / BACKUP, spec.name)
         if state is not None and not _same_run(state[0], recipe, smoke):
             if not force:
-                raise TopdownZooError(
+                raise TrainingError(
                     f"{run_dir} holds an interrupted run of another recipe (or without/with --smoke), stopped after "
                     f"epoch {state[0]['epoch']}; rerun it with the same recipe to resume it, pass --force to discard "
                     "it and start over, or choose another --out")
@@ -374,7 +374,7 @@ class _RunLock:
                     if holder:
                         break
                     time.sleep(0.05)
-                raise TopdownZooError(f"run directory {self.run_dir} is in use by pid {holder or '(unknown)'} (another "
+                raise TrainingError(f"run directory {self.run_dir} is in use by pid {holder or '(unknown)'} (another "
                                       "training writes there); wait for it to end or choose another --out")
             previous = _read_pid(fd)
             if previous and previous != str(os.getpid()):
@@ -488,7 +488,7 @@ def _restore(model: Any, state: tuple[dict, list]) -> int:
     meta, arrays = state
     variables = _state_variables(model)
     if len(variables) != len(arrays) or any(tuple(v.shape) != a.shape for v, a in zip(variables, arrays)):
-        raise TopdownZooError(f"the interrupted run's checkpoint does not fit {meta['model']} as this recipe builds it; "
+        raise TrainingError(f"the interrupted run's checkpoint does not fit {meta['model']} as this recipe builds it; "
                               "pass --force to discard it and start over")
     for variable, value in zip(variables, arrays):
         variable.assign(value)
@@ -539,7 +539,7 @@ class _Guard:
 
 def _non_finite(name: str, what: str, epoch: int, batch: int | None = None) -> None:
     where = f"epoch {epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
-    raise TopdownZooError(
+    raise TrainingError(
         f"training {name} stopped: {what} in {where}; nothing was saved or packaged. Lower "
         "optimizer.learning_rate, set optimizer.clipnorm, or check the data for NaN/inf, then rerun with --force "
         "(the last good epoch stays in the run's backup/ until then)")

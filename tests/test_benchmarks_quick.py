@@ -1,0 +1,93 @@
+"""The benchmark harness (benchmarks/_harness.py) and `run_all.py --quick`: structure, never timings."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _harness as h  # noqa: E402
+
+FACTORIES = textwrap.dedent('''
+    import os, time
+
+    def spin(seconds):
+        def call():
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                pass
+        return call, {"seconds": seconds}
+
+    def broken():
+        raise RuntimeError("this side cannot be built")
+
+    def dies_on_third_call():
+        calls = []
+        def call():
+            calls.append(1)
+            if len(calls) == 3:
+                os._exit(3)  # the worker process really dies mid-run
+        return call
+''')
+
+
+@pytest.fixture
+def factories(tmp_path, monkeypatch):
+    (tmp_path / "bench_factories.py").write_text(FACTORIES)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the harness adds benchmarks/ and the repo root to it
+    return "bench_factories"
+
+
+def test_sides_interleave_in_alternating_order_with_ratio_statistics_and_peak_rss(factories):
+    a, b = h.WorkerSpec("a", backend=None), h.WorkerSpec("b", backend=None)
+    comparison = h.Comparison("spin", "a busy loop", [h.Side("A", a, f"{factories}:spin", {"seconds": 0.002}, items=1),
+                                                      h.Side("B", b, f"{factories}:spin", {"seconds": 0.004})])
+    result = h.compare(comparison, h.Settings(rounds=4, warmup_rounds=1, calls=2, gap=0.0), log=lambda _: None)
+    assert result["schedule"] == [["B", "A"], ["A", "B"], ["B", "A"], ["A", "B"]]  # warm-up round 0 (A, B) discarded
+    for side in result["sides"]:
+        assert len(side["times_s"]) == 4 and side["q1_s"] <= side["median_s"] <= side["q3_s"]
+        assert side["peak_rss_mib"] > 1 and side["rss_after_import_mib"] > 1
+    (ratio,) = result["ratios"]
+    assert (ratio["numerator"], ratio["denominator"]) == ("B", "A") and len(ratio["values"]) == 4
+    assert ratio["q1"] <= ratio["median"] <= ratio["q3"]
+    assert result["workers"]["a"]["settings"]["cpus"] == h.Settings().cpus
+    text = h.render(result)
+    assert "median [IQR]" in text and "peak RSS" in text and "Timed: a busy loop" in text
+
+
+def test_a_side_that_fails_to_build_or_whose_worker_dies_is_reported_and_the_others_still_run(factories):
+    ok, bad, dying = (h.WorkerSpec(k, backend=None) for k in ("ok", "bad", "dying"))
+    comparison = h.Comparison("faults", "faults", [h.Side("ok", ok, f"{factories}:spin", {"seconds": 0.001}),
+                                                   h.Side("broken", bad, f"{factories}:broken"),
+                                                   h.Side("dies", dying, f"{factories}:dies_on_third_call")])
+    result = h.compare(comparison, h.Settings(rounds=3, warmup_rounds=1, calls=1, gap=0.0), log=lambda _: None)
+    sides = {s["label"]: s for s in result["sides"]}
+    assert len(sides["ok"]["times_s"]) == 3
+    assert "cannot be built" in sides["broken"]["error"] and "times_s" not in sides["broken"]
+    assert "exited (code 3)" in sides["dies"]["error"]
+    assert [r.get("error") for r in result["ratios"]] == ["broken skipped", "dies skipped"]
+    assert "skipped" in h.render(result)
+
+
+def test_run_all_quick_measures_a_real_benchmark_and_reports_median_iqr_and_peak_rss(tmp_path):
+    out = tmp_path / "results.json"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--quick", "--only", "butd_counter_hebb",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "median [IQR]" in proc.stdout and "peak RSS" in proc.stdout and "Machine: " in proc.stdout
+    section = json.loads(out.read_text())["butd_counter_hebb"]
+    (result,) = section["results"]
+    assert "train_on_batch" in result["what"]
+    assert {s["label"] for s in result["sides"]} == {"backprop", "Counter-Hebb"}
+    for side in result["sides"]:
+        assert side["median_s"] > 0 and side["q1_s"] <= side["median_s"] <= side["q3_s"] and side["peak_rss_mib"] > 100
+        assert side["facts"]["backend"] == result["settings"]["backend"]
+    (ratio,) = result["ratios"]
+    assert ratio["numerator"] == "Counter-Hebb" and ratio["q1"] <= ratio["median"] <= ratio["q3"]
+    assert len(section["machine"]["load_start"]) == 3 and section["machine"]["cpu"]
