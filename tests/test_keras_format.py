@@ -10,11 +10,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from test_hub import seed_hf_cache
 
 import topdown_zoo as tz
 from topdown_zoo import hub, paths
-
-from test_hub import seed_hf_cache
 
 SHIPPED = sorted(p.name for p in paths.shipped_hub_dir().iterdir() if (p / "config.json").is_file())
 
