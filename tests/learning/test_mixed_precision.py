@@ -23,7 +23,8 @@ pytestmark = pytest.mark.backends
 POLICIES = ("mixed_bfloat16", "mixed_float16")
 #: op by op: compiling ~30 small training steps (XLA on JAX, tf.function) would take minutes on CPU
 #: and adds nothing to what is checked here (dtypes and the loss scale)
-EAGER = True
+import os
+EAGER = os.environ.get("MP_EAGER", "1") == "1"
 
 
 @pytest.fixture(autouse=True)
