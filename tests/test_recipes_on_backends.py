@@ -17,9 +17,9 @@ from topdown_zoo.recipe import load_recipe
 # steps than the recipe's so that the matrix stays cheap (the step loop itself is unchanged).
 FAMILY_RECIPES = {
     "cbl-cnn-mnist5k": [],                              # CBL: BPTT over refinement steps
-    "bl-digitdebris-mnist5k": ["overrides.iterations=2"],  # ConvRNN: BPTT over time steps
+    "bl-digitdebris-mnist5k": ["overrides.iterations=2", "data.options.levels=[0, 10]"],  # ConvRNN: BPTT over time
     "butd-multimnist5k": [],                            # BU-TD: Counter-Hebb local rule
-    "gncn-t1-mnist5k": ["overrides.iterations=5"],      # GNCN: Hebbian local rule after settling
+    "gncn-t1-mnist5k": ["overrides.iterations=5", "evaluate.gmm_components=2", "evaluate.mc_samples=20"],  # GNCN: Hebbian
     "conv-ngc-natural32": ["overrides.iterations=5"],   # Conv-NGC: convolutional Hebbian rule
     "conv-ae-natural32": [],                            # backprop baseline
 }
