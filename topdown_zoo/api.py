@@ -98,13 +98,14 @@ def model_config(spec: ModelSpec, overrides: dict[str, Any] | None = None) -> di
     return config
 
 
-def create(name: str, weights: str | Path | None = None, **overrides: Any) -> Any:
+def create(name: str, weights: str | Path | None = None, *, dtype: str | None = None, **overrides: Any) -> Any:
     """Build the named model, optionally with architecture overrides.
 
     Args:
         name: a registry name (see :func:`topdown_zoo.list_models`).
         weights: ``None`` for random initialisation, ``"pretrained"`` to load the zoo's trained
             weights (same as :func:`load`), or a path to a ``.weights.h5`` file / hub folder.
+        dtype: a Keras dtype policy every layer is built under (e.g. ``"mixed_bfloat16"``).
         **overrides: config keys of the family, e.g. ``iterations=4`` or ``alpha=0.5``.
 
     Returns:
@@ -115,8 +116,9 @@ def create(name: str, weights: str | Path | None = None, **overrides: Any) -> An
     """
     spec = get_spec(name)
     if weights is not None:
-        return load(name, weights=None if weights == "pretrained" else weights, **overrides)
-    return build_from_spec(spec, overrides)
+        return load(name, weights=None if weights == "pretrained" else weights, dtype=dtype, **overrides)
+    with dtype_policy(dtype):
+        return build_from_spec(spec, overrides)
 
 
 def build_from_spec(spec: ModelSpec, overrides: dict[str, Any] | None = None) -> Any:
@@ -154,8 +156,38 @@ def _allowed_keys(spec: ModelSpec) -> set[str]:
     return params - REGISTRY_KEYS
 
 
-def load(name: str, revision: str | None = None, weights: str | Path | None = None, **overrides: Any) -> Any:
+@contextlib.contextmanager
+def dtype_policy(dtype: str | None) -> Iterator[None]:
+    """Build models under the Keras dtype policy ``dtype`` (e.g. ``"mixed_bfloat16"``), so that
+    every layer a family creates gets it, then restore the global policy. ``None``: no change."""
+    if dtype is None:
+        yield
+        return
+    quiet_import("keras")
+    import keras
+
+    before = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy(dtype)
+    except ValueError as err:
+        raise ConfigError(f"dtype={dtype!r} is not a Keras dtype policy (e.g. 'float32', 'mixed_bfloat16', "
+                          f"'mixed_float16', 'bfloat16'): {err}") from None
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def load(name: str, revision: str | None = None, weights: str | Path | None = None, *,
+         num_classes: int | None = None, freeze: bool = False, dtype: str | None = None, **overrides: Any) -> Any:
     """Build the named model and load its trained weights, verified by sha256.
+
+    Fine-tuning, as timm users do it: ``num_classes=N`` builds the entry with a new classifier
+    head of N outputs and loads every pretrained weight that fits (the head, and any layer whose
+    shape follows the number of classes, such as CBL's context adapters, keep their fresh
+    initialisation; ``model.reinitialized_layers`` names them). ``freeze=True`` makes every other
+    layer non-trainable (train the new head only; set ``layer.trainable = True`` to unfreeze later).
+    ``dtype="mixed_bfloat16"`` (any Keras dtype policy) builds every layer under that policy.
 
     Weights are resolved in this order: ``weights=`` (a hub folder or ``.weights.h5`` file);
     the local mirror ``$TOPDOWN_ZOO_HUB/<name>``; the folders shipped with the package
@@ -170,6 +202,13 @@ def load(name: str, revision: str | None = None, weights: str | Path | None = No
     copies must match those pins; a folder or ``.weights.h5`` of your own loads with an
     ``UnpinnedWeightsWarning``; weights pinned for another entry are refused (docs/hub.md).
     """
+    if num_classes is not None or freeze:
+        return _load_for_fine_tuning(name, revision, weights, num_classes, freeze, dtype, overrides)
+    with dtype_policy(dtype):
+        return _load(name, revision, weights, overrides)
+
+
+def _load(name: str, revision: str | None, weights: str | Path | None, overrides: dict[str, Any]) -> Any:
     if isinstance(name, str) and name.startswith("hf://"):
         register_keras_classes()
         from topdown_zoo import hub
@@ -190,3 +229,46 @@ def load(name: str, revision: str | None = None, weights: str | Path | None = No
     folder_or_file, source = found
     return hub.load_folder(folder_or_file, spec=spec, overrides=overrides,
                            published=source in hub.PUBLISHED_SOURCES)
+
+
+def _load_for_fine_tuning(name: str, revision: str | None, weights: str | Path | None, num_classes: int | None,
+                          freeze: bool, dtype: str | None, overrides: dict[str, Any]) -> Any:
+    """``load(name, num_classes=N, freeze=...)``: the pretrained body, a fresh head."""
+    from topdown_zoo import hub
+    from topdown_zoo.checks import check_int
+
+    if isinstance(name, str) and name.startswith("hf://"):
+        raise ConfigError("num_classes= / freeze= take a registry name; load the hf:// handle, then fine-tune it")
+    spec = get_spec(name)
+    register_keras_classes()
+    changes = dict(overrides)
+    if num_classes is not None:
+        check_int("num_classes", num_classes, 1, 1_000_000)
+        model_class = getattr(spec.build_fn(), "model_class", None)
+        if model_class is None:
+            raise ConfigError(f"{name}'s builder names no model class; num_classes= cannot resize its head")
+        changes.update(model_class.num_classes_overrides(model_config(spec, overrides), int(num_classes)))
+    with dtype_policy(dtype):
+        model = build_from_spec(spec, changes)
+    if freeze and num_classes is None:
+        raise ConfigError("freeze=True freezes the pretrained body around a new head: give num_classes= too "
+                          "(to freeze layers of a loaded model yourself, set layer.trainable = False)")
+    source = "pretrained" if weights is None else weights
+    if revision is not None:
+        raise ConfigError("revision= is not supported with num_classes= / freeze=; download that revision and "
+                          "give its folder as weights=")
+    skipped = hub.load_weights_into(model, spec, source, skip_mismatch=num_classes is not None)
+    model.reinitialized_layers = skipped
+    if freeze:
+        _freeze_all_but(model, set(skipped))
+    return model
+
+
+def _freeze_all_but(model: Any, fresh: set[str]) -> None:
+    """Make every layer non-trainable except the layers named in ``fresh`` (and what they hold)."""
+    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    for layer in layers:
+        layer.trainable = False
+    for layer in layers:
+        if layer.name in fresh:
+            layer.trainable = True  # Keras applies it to the layer's own sub-layers too

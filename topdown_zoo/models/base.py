@@ -226,6 +226,20 @@ class ZooModel(keras.Model):
         columns["confidence"] = _softmax(final).max(-1)
         return Prediction(columns)
 
+    # ------------------------------------------------------------------ fine-tuning
+    @classmethod
+    def num_classes_overrides(cls, config: Mapping[str, Any], num_classes: int) -> dict[str, Any]:
+        """The config overrides that give this architecture a classifier head of ``num_classes``
+        outputs (``tz.load(name, num_classes=N)``): ``num_classes`` when the config has that key.
+        A family whose head size lives elsewhere overrides this; a model without a classifier
+        head raises :class:`~topdown_zoo.errors.ConfigError`."""
+        from topdown_zoo.errors import ConfigError
+
+        if "num_classes" not in config:
+            raise ConfigError(f"{cls.__name__} has no classifier head to resize (it predicts "
+                              f"{cls.prediction_kind}); num_classes= applies to classifiers only")
+        return {"num_classes": num_classes}
+
     # ------------------------------------------------------------------ training
     def compile_default(self, optimizer: Any) -> None:
         """Compile for ``fit``: sparse cross-entropy on logits and accuracy (classifiers)."""

@@ -29,7 +29,7 @@ Contract (:class:`~topdown_zoo.models.base.ZooModel`): ``step_key = "iterations"
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import keras
 from keras import ops
@@ -48,6 +48,13 @@ CONTEXT_INPUTS = ("softmax", "logits")
 
 class _StagedModel(ZooModel):
     """A backbone's stages f⁽¹⁾…f⁽ᴸ⁺¹⁾ (eq. 2) applied in order; shared by the baseline and CBL."""
+
+    @classmethod
+    def num_classes_overrides(cls, config: Mapping[str, Any], num_classes: int) -> dict[str, Any]:
+        """The head size lives in ``backbone_config`` for the zoo's own backbones."""
+        if "num_classes" in config or "backbone_config" not in config:
+            return super().num_classes_overrides(config, num_classes)
+        return {"backbone_config": {**dict(config["backbone_config"] or {}), "num_classes": num_classes}}
 
     def __init__(self, backbone: str = "standard_cnn", backbone_config: dict[str, Any] | None = None,
                  **kwargs: Any) -> None:
