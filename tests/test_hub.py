@@ -87,12 +87,12 @@ def seed_hf_cache(cache: Path, repo_id: str, commits: dict[str, Path], refs: dic
     repo = cache / ("models--" + repo_id.replace("/", "--"))
     (repo / "blobs").mkdir(parents=True, exist_ok=True)
     for commit, folder in commits.items():
-        for src in sorted(Path(folder).iterdir()):
+        for src in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
             blob_id = hashlib.sha256(src.read_bytes()).hexdigest()
             blob = repo / "blobs" / blob_id
             if not blob.exists():
                 shutil.copyfile(src, blob)
-            link = repo / "snapshots" / commit / src.name
+            link = repo / "snapshots" / commit / src.relative_to(folder)
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(os.path.relpath(blob, link.parent))
     for ref, commit in refs.items():

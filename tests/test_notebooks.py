@@ -3,6 +3,7 @@ its ``assert`` cells are the checks. The notebooks are stored executed, with the
 figures, so that they render where people read them (GitHub); refresh them after an edit with
 ``.venv/bin/python notebooks/execute.py [stem ...]``, which executes them the same way."""
 import importlib.util
+import re
 from pathlib import Path
 
 import nbformat
@@ -55,5 +56,6 @@ def test_notebook_runs(notebook, tmp_path):
     try:
         nb = executor.execute(notebook, tmp_path, timeout=CELL_TIMEOUT)
     except CellExecutionError as err:  # its message holds the failing cell's source and traceback
-        pytest.fail(f"{notebook.name} failed:\n{err}", pytrace=False)
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # without the terminal colours
+        pytest.fail(f"{notebook.name} failed:\n{message}", pytrace=False)
     assert all(cell.execution_count for cell in _code_cells(nb))

@@ -114,3 +114,18 @@ def test_evaluate_plots_flag(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["predictions.png", "steps.png"]
     for path in out.iterdir():
         assert_picture(path)
+
+
+def test_evaluate_refuses_a_file_as_plots_folder_before_evaluating(tmp_path, capsys, monkeypatch):
+    from topdown_zoo import evaluation
+    from topdown_zoo.cli import main
+
+    def never(*args, **kwargs):
+        raise AssertionError("evaluated although the pictures cannot be written")
+
+    monkeypatch.setattr(evaluation, "evaluate_entry", never)
+    target = tmp_path / "file.png"
+    target.write_text("")
+    assert main(["evaluate", "standard-cnn-mnist5k", "--smoke", "--plots", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "not a folder" in err[0]

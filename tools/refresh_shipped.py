@@ -1,7 +1,8 @@
 """Rewrite the shipped hub folders with the current packaging code, keeping their weights and numbers.
 
     python tools/refresh_shipped.py [NAME ...]          # default: every folder in hub/
-    python tools/refresh_shipped.py --plots [NAME ...]   # also (re)draw the folder's pictures
+    python tools/refresh_shipped.py --plots [NAME ...]   # also draw the entry's pictures into plots/
+                                                         # (a folder that has plots/ always gets them redrawn)
 
 For each folder: load it (sha256- and pin-verified), package the same model again with its recorded
 ``metrics.json`` and ``recipe.yaml`` (so the folder format, the model card and the manifest follow the
@@ -39,14 +40,15 @@ def refresh(name: str, plots: bool = False) -> None:
     metrics = json.loads((folder / "metrics.json").read_text())
     recipe = yaml.safe_load((folder / "recipe.yaml").read_text())
     staged = atomic.sibling(folder, "refresh")
-    hub.package(model, staged, metrics=metrics, recipe=recipe, spec_name=name)
-    try:
-        for extra in sorted(p for p in folder.iterdir() if p.name not in STANDARD):
-            shutil.copy2(extra, staged / extra.name)
-        if plots:
-            from topdown_zoo.plots import write_plots
+    examples = None
+    if plots or (folder / "plots").is_dir():
+        from topdown_zoo.plots import load_examples
 
-            write_plots(model, None, staged / "plots")
+        examples = load_examples(tz.get_spec(name), recipe=recipe)
+    hub.package(model, staged, metrics=metrics, recipe=recipe, spec_name=name, plots=examples)
+    try:
+        for extra in sorted(p for p in folder.iterdir() if p.name not in STANDARD and p.name != "plots"):
+            shutil.copy2(extra, staged / extra.name)
         hub.write_manifest(staged)
         x = model.example_inputs(batch=4, seed=1)
         again = hub.load_folder(staged, tz.get_spec(name))

@@ -113,6 +113,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from topdown_zoo.registry import get_spec
 
     spec = get_spec(args.name)
+    if args.plots:
+        from topdown_zoo.plots import check_out_dir
+
+        check_out_dir(args.plots)  # before the evaluation, not after it
     model = _load_for_cli(args.name, args.weights, args.random_init)
     overrides = {} if args.batch_size is None else {"batch_size": args.batch_size}
     recipe = _recipe_of(args.weights)

@@ -124,8 +124,9 @@ def _fmt(value: float) -> str:
 
 def render(spec: ModelSpec | None = None, metrics: Mapping[str, Any] | None = None, recipe: Mapping[str, Any] | None = None,
            metadata: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,
-           repo_id: str | None = None) -> str:
-    """The whole ``README.md`` of a hub folder."""
+           repo_id: str | None = None, pictures: list[str] | None = None) -> str:
+    """The whole ``README.md`` of a hub folder (``pictures``: the folder's PNG files, shown in
+    a section of their own)."""
     import yaml
 
     name = spec.name if spec is not None else "topdown_zoo model"
@@ -213,6 +214,13 @@ def render(spec: ModelSpec | None = None, metrics: Mapping[str, Any] | None = No
                   "| metric | the paper's claim |", "|---|---|"]
         lines += [f"| {key} | {value} |" for key, value in paper_results.items()]
         lines += [""]
+
+    if pictures:
+        lines += ["## Pictures", "", "Drawn from the test split by `topdown-zoo evaluate "
+                  + (spec.name if spec is not None else "NAME") + " --plots DIR` (docs/pictures.md).", ""]
+        for picture in pictures:
+            title = picture.rsplit("/", 1)[-1].removesuffix(".png").replace("_", " ")
+            lines += [f"### {title}", "", f"![{title}]({picture})", ""]
 
     lines += ["## Limitations", "",
               "- The numbers above hold for the data, preprocessing and split named here only; other inputs "

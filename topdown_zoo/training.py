@@ -164,7 +164,7 @@ def make_strategy(name: str):
                 parent = super()
 
                 def one(v: Any) -> Any:
-                    rank = self.experimental_local_results(v)[0].shape.rank
+                    rank = getattr(getattr(self.experimental_local_results(v)[0], "shape", None), "rank", None)
                     return parent.reduce(reduce_op, v, axis=None if rank == 0 else axis)
 
                 return tf.nest.map_structure(one, value)
@@ -310,7 +310,7 @@ def _run(recipe: dict, spec: Any, run_dir: Path, state: tuple[dict, list] | None
             atomic.write_bytes(run_dir / "history.csv", (backup / "history.csv").read_bytes())
             plot_history(run_dir / "history.csv", run_dir / "curves.png")
         _save_model(model, run_dir / "model.keras")
-        measured = evaluate_entry(model, spec, smoke=smoke, recipe=recipe)
+        measured = evaluate_entry(model, spec, smoke=smoke, recipe=recipe, **({"verbose": 0} if verbose == 0 else {}))
         metrics = {
             **measured,
             "_run": {
@@ -322,9 +322,11 @@ def _run(recipe: dict, spec: Any, run_dir: Path, state: tuple[dict, list] | None
         }
         write_json(run_dir / "metrics.json", metrics)
         atomic.write_text(run_dir / "recipe.yaml", yaml.safe_dump(recipe, sort_keys=False))
-        _package(model, run_dir / "hub", metrics, recipe)
+        # a full run's hub folder shows the model's pictures (docs/pictures.md); a smoke run's does not
+        examples = None if smoke else _plot_examples(spec, recipe)
+        _package(model, run_dir / "hub", metrics, recipe, examples)
         if hub_target is not None:
-            _package(model, hub_target, metrics, recipe)
+            _package(model, hub_target, metrics, recipe, examples)
         _finish(backup)
         return metrics
     finally:
@@ -606,8 +608,15 @@ def _start_from(model, spec, init: dict) -> None:
           + (f"; kept fresh (shapes differ): {', '.join(skipped)}" if skipped else ""), file=sys.stderr)
 
 
-def _package(model: Any, out: Path, metrics: dict, recipe: dict) -> None:
+def _plot_examples(spec: Any, recipe: dict) -> Any:
+    """Test examples for the hub folder's pictures (:func:`topdown_zoo.plots.load_examples`)."""
+    from topdown_zoo.plots import load_examples
+
+    return load_examples(spec, recipe=recipe)
+
+
+def _package(model: Any, out: Path, metrics: dict, recipe: dict, plots: Any = None) -> None:
     """Package into ``out``, replacing it atomically (the caller checked that it may)."""
     from topdown_zoo import hub
 
-    hub.package(model, out, metrics=metrics, recipe=recipe, overwrite=True)
+    hub.package(model, out, metrics=metrics, recipe=recipe, overwrite=True, plots=plots)

@@ -82,7 +82,7 @@ def _model_from_run_dir(run_dir: Path) -> tuple[keras.Model, dict[str, Any] | No
 
 def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
             metrics: Mapping[str, Any] | None = None, recipe: Mapping[str, Any] | None = None,
-            spec_name: str | None = None, overwrite: bool = False) -> Path:
+            spec_name: str | None = None, overwrite: bool = False, plots: Any = None) -> Path:
     """Write ``model_or_run_dir`` as a publishable hub folder at ``out_dir``; returns its path.
 
     Args:
@@ -99,6 +99,8 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
         spec_name: the registry name, when the model does not record one.
         overwrite: replace an existing ``out_dir`` (atomically: the old folder stays whole
             until the new one is complete).
+        plots: ``(x, y)`` test examples (:func:`topdown_zoo.plots.load_examples`): the model's
+            pictures are drawn into ``plots/`` (listed in ``SHA256SUMS``) and shown in the card.
     """
     from topdown_zoo import model_card
     from topdown_zoo.registry import get_spec
@@ -160,8 +162,13 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
             import yaml
 
             (tmp / RECIPE).write_text(yaml.safe_dump(dict(recipe), sort_keys=False))
+        pictures: list[str] = []
+        if plots is not None:
+            from topdown_zoo.plots import write_plots
+
+            pictures = [p.relative_to(tmp).as_posix() for p in write_plots(model, plots, tmp / "plots")]
         card = model_card.render(spec=spec, metrics=metrics, recipe=recipe, metadata=metadata,
-                                 overrides=overrides, repo_id=spec.hf_repo_id if spec else None)
+                                 overrides=overrides, repo_id=spec.hf_repo_id if spec else None, pictures=pictures)
         (tmp / CARD).write_text(card)
         write_manifest(tmp)
         atomic.fault_point("package")

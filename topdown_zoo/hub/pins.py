@@ -102,7 +102,7 @@ def _warn_unpinned(path: Path, name: str | None, pins: dict[str, dict[str, str]]
                  else f"; {name} has no published weights to compare with" if name else "")
     checked = f"only its own {MANIFEST} was checked" if path.is_dir() else "nothing vouches for its content"
     warnings.warn(f"{path} is unpinned (a user's own run or a modified copy): {checked}{published}{detail}",
-                  UnpinnedWeightsWarning, stacklevel=4)
+                  UnpinnedWeightsWarning, stacklevel=_outside_the_package())
 
 
 def _differences(folder: Path, pinned: dict[str, str]) -> list[str]:
@@ -172,3 +172,13 @@ def _refuse_other_owner(path: Path, digest: str, name: str | None, pins: dict[st
         raise HubError(f"{path} holds the published weights of {', '.join(owners)}, not of {name} (sha256 "
                        f"{digest} is pinned for {owners[0]}): the weights were swapped between entries. "
                        f"Load them as {owners[0]!r}, or restore {name}'s own weights.")
+
+
+def _outside_the_package() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside topdown_zoo."""
+    import sys
+
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith("topdown_zoo"):
+        frame, level = frame.f_back, level + 1
+    return level

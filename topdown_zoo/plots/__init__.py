@@ -57,9 +57,7 @@ def write_plots(model: Any, data: Any, out_dir: str | Path) -> list[Path]:
         raise TopdownZooError("data must be a pair (x, y): a batch as model(x) takes it and its labels (or None)")
     x, labels = data
     labels = None if labels is None else np.asarray(labels)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise TopdownZooError(f"cannot write the pictures into {str(out)!r}: it is a file, not a folder")
+    out = check_out_dir(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for kind in model.plot_kinds():
@@ -70,6 +68,15 @@ def write_plots(model: Any, data: Any, out_dir: str | Path) -> list[Path]:
         if path is not None:
             written.append(path)
     return written
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path; a :class:`TopdownZooError` when it names a file (checked before a
+    long evaluation, by the CLI)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise TopdownZooError(f"cannot write the pictures into {str(out)!r}: it is a file, not a folder")
+    return out
 
 
 def load_examples(spec: Any, *, count: int = EXAMPLES, smoke: bool = False,
