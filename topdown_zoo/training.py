@@ -117,7 +117,7 @@ class _NoScope:
         return None
 
 
-def make_strategy(name: str):
+def make_strategy(name: str) -> Any:
     """The recipe's ``strategy`` on the active backend.
 
     TensorFlow: a ``tf.distribute`` strategy — default (one device), mirrored (all local GPUs /
@@ -161,11 +161,11 @@ def make_strategy(name: str):
             Here a nested value is reduced element by element, and a scalar across replicas."""
 
             def reduce(self, reduce_op: Any, value: Any, axis: Any = None) -> Any:
-                parent = super()
+                base = tf.distribute.MultiWorkerMirroredStrategy.reduce
 
                 def one(v: Any) -> Any:
                     rank = getattr(getattr(self.experimental_local_results(v)[0], "shape", None), "rank", None)
-                    return parent.reduce(reduce_op, v, axis=None if rank == 0 else axis)
+                    return base(self, reduce_op, v, axis=None if rank == 0 else axis)
 
                 return tf.nest.map_structure(one, value)
 

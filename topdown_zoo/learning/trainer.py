@@ -11,9 +11,11 @@ A learning rule is written once, on ``keras.ops``, in one of two forms:
   feedback alignment). Nothing is differentiated.
 
 Either way the (variable, update) pairs go through the compiled optimizer as "gradients"
-(so SGD applies ``−η·update``, and Adam, schedules, clipping and ``mixed_float16`` loss scaling
-work as usual), then ``after_update()`` runs (e.g. NGC's weight re-projection), then the step's
-metrics are updated by ``update_step_metrics``. :class:`RuleTraining` turns this into each
+(so SGD applies ``−η·update``, and Adam, schedules, clipping, ``mixed_float16`` loss scaling and
+``tf.distribute`` work as usual: a local rule returns the true descent directions of its batch and
+the trainer scales them as Keras scales a loss, see :meth:`RuleTraining._as_loss_gradient`),
+then ``after_update()`` runs (e.g. NGC's weight re-projection), then the step's metrics are
+updated by ``update_step_metrics``. :class:`RuleTraining` turns this into each
 backend's ``train_step`` / ``test_step``: JAX's stateless ones (state in, state out), PyTorch's
 and TensorFlow's stateful ones. A family never writes a ``train_step`` of its own.
 """

@@ -25,6 +25,7 @@ contract member           meaning
 ``training_callbacks()``  the family's extra ``fit`` callbacks (e.g. per-epoch statistics)
 ``with_config(**kw)``     a rebuilt copy with config changes and the same weights (or ``None``)
 ``plot_kinds()``          the pictures ``evaluate --plots`` draws (:mod:`topdown_zoo.plots`)
+``features(x)``           intermediate representations per step (``{name: [per step]}``)
 ========================  ======================================================================
 
 The contract is documented with a complete minimal family in ``docs/contributing-a-family.md``.
@@ -201,6 +202,13 @@ class ZooModel(keras.Model):
     def step_outputs(self, inputs: Any, training: bool = False) -> list[Any]:
         """The output after every step, ``[y⁽⁰⁾, …]``; a single-pass model returns ``[y]``."""
         return [self(inputs, training=training)]
+
+    def features(self, inputs: Any, training: bool = False) -> dict[str, list[Any]]:
+        """Intermediate representations, ``{name: [value after each step]}`` (one entry per step;
+        one value for a single-pass model). The default gives the per-step outputs as ``output``;
+        a family adds its own (CBL: every tapped stage at every refinement step; GNCN: every
+        latent layer after settling). The keys are the family's layer names (docs/features.md)."""
+        return {"output": self.step_outputs(inputs, training=training)}
 
     def plot_kinds(self) -> list[str]:
         """The pictures :func:`topdown_zoo.plots.write_plots` draws of this model (one kind per

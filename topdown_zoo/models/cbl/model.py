@@ -215,17 +215,37 @@ class CBLModel(StepLossTraining, _StagedModel):
         alpha = ops.cast(alpha, h.dtype)
         return alpha * h + (1.0 - alpha) * refined
 
-    def _sweep(self, h_bottom: Any, z: Any, training: bool | None = None) -> Any:
-        """One bottom-up pass from the lowest tap to the output (eq. 8); refines taps (eq. 7) when z is given."""
+    def _sweep(self, h_bottom: Any, z: Any, training: bool | None = None,
+               record: dict[str, list[Any]] | None = None) -> Any:
+        """One bottom-up pass from the lowest tap to the output (eq. 8); refines taps (eq. 7) when z is
+        given. ``record`` (tap name → list) receives each tapped stage's output, after eq. 7."""
         h = h_bottom
         alphas = self.mixing_weights()
+        tap_names = {i: name for name, i in self._tap_index.items()}
         k = 0
         for i in range(self.first_tap, len(self.stage_layers)):
             h = self.stage_layers[i](h, training=training)
-            if z is not None and i in self._tap_index.values():
-                h = self.blend(h, self.adapters[k](h, z), alphas[k])
-                k += 1
+            if i in tap_names:
+                if z is not None:
+                    h = self.blend(h, self.adapters[k](h, z), alphas[k])
+                    k += 1
+                if record is not None:
+                    record.setdefault(tap_names[i], []).append(h)
         return self._as_float32(h)
+
+    def features(self, inputs: Any, training: bool = False) -> dict[str, list[Any]]:
+        """Every tapped stage's output h⁽ˡ⁾ at every refinement step τ = 0…T (after eq. 7's blend),
+        the context z = g(y⁽τ⁾) that refines step τ+1 (eqs. 3, 6), and the per-step outputs."""
+        h_bottom = self._bottom(inputs, training)
+        record: dict[str, list[Any]] = {}
+        y = self._sweep(h_bottom, None, training, record)
+        outputs, contexts = [y], []
+        for _ in range(self.iterations):
+            z = self.context_vector(y)
+            contexts.append(z)
+            y = self._sweep(h_bottom, z, training, record)
+            outputs.append(y)
+        return {**record, "context": contexts, "output": outputs}
 
     def _bottom(self, x: Any, training: bool | None = None) -> Any:
         return self._apply_stages(x, 0, self.first_tap, training)

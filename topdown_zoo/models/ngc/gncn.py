@@ -270,6 +270,15 @@ class GNCN(RuleTraining, ZooModel):
         recons = self.settle(x, trajectory=True)["reconstructions"]
         return [recons[t] for t in range(self.iterations + 1)]
 
+    def features(self, inputs: Any, training: bool = False) -> dict[str, list[Any]]:
+        """The latent states z¹ … zᴸ after settling (one value each: the settled state), the
+        reconstruction z̄⁰ before and after every settling step (``output``), and the per-example
+        energy after settling."""
+        settled = self.settle(inputs, trajectory=True)
+        latents = {f"z{l + 1}": [state] for l, state in enumerate(settled["states"])}
+        recons = settled["reconstructions"]
+        return {**latents, "energy": [settled["energy"]], "output": [recons[t] for t in range(self.iterations + 1)]}
+
     def plot_kinds(self) -> list[str]:
         """The contract's pictures plus ``samples`` (:meth:`decode`) and ``completions`` (:meth:`complete`)."""
         return [*super().plot_kinds(), "samples", "completions"]
