@@ -103,6 +103,12 @@ def build_side(side: str, setting: str, seed: int) -> Any:
     return model
 
 
+def _numpy(variable: Any) -> np.ndarray:
+    from keras import ops
+
+    return np.array(ops.convert_to_numpy(variable.value))
+
+
 def count(weights: Sequence[Any]) -> int:
     return int(sum(np.prod(w.shape) for w in weights))
 
@@ -141,7 +147,7 @@ def run_seed(seed: int, setting: str, data: dict[str, Any], args: argparse.Names
     a, b = build_side("A", setting, seed), build_side("B", setting, seed)
     probe = xt[:200]
     init_diff = float(np.max(np.abs(predict_steps(a, probe)[0] - predict_steps(b, probe)[0])))
-    frozen_before = [np.array(w) for w in b.non_trainable_weights] if setting == "frozen_body" else None
+    frozen_before = [_numpy(w) for w in b.non_trainable_weights] if setting == "frozen_body" else None
     result: dict[str, Any] = {"seed": seed, "init_step0_max_abs_diff": init_diff}
     for side, model in (("A", a), ("B", b)):
         info = train_side(model, data, orders, args)
@@ -153,7 +159,7 @@ def run_seed(seed: int, setting: str, data: dict[str, Any], args: argparse.Names
         result[side] = info
     if frozen_before is not None:
         result["B"]["frozen_weights_unchanged"] = all(
-            np.array_equal(w0, np.array(w)) for w0, w in zip(frozen_before, b.non_trainable_weights))
+            np.array_equal(w0, _numpy(w)) for w0, w in zip(frozen_before, b.non_trainable_weights))
     result["gain"] = result["B"]["accuracy"] - result["A"]["accuracy"]
     return result
 
