@@ -15,10 +15,9 @@ Workloads (``--batch`` overrides the batch size):
 
 Seeds: NumPy's generator for the data; the weights are not seeded (``keras.utils.set_random_seed``
 imports TensorFlow when it is installed). The dtype policy is set before each model is created:
-``--precision`` (default ``mixed_bfloat16``) for CBL, ``--gncn-precision`` (default ``float32``)
-for the GNCN, which does not run under ``mixed_bfloat16`` today (on JAX its settling loop's
-carry changes dtype, bfloat16 states in, float32 out; on PyTorch ``linalg.inv`` of Σ refuses
-bfloat16).
+``--precision`` (default ``mixed_bfloat16``) for CBL, ``--gncn-precision`` (default ``float32``,
+the GNCN paper's precision; ``mixed_bfloat16`` works too: settling runs in the compute dtype,
+Σ⁻¹ and the sums in float32).
 
 What is timed: one training step is ``model.train_on_batch(x, y)`` after
 ``model.compile_default(optimizer)`` — Keras's compiled train function as ``fit`` uses it

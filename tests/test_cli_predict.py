@@ -7,6 +7,7 @@ import pytest
 
 import topdown_zoo as tz
 from topdown_zoo.cli import main
+from topdown_zoo.data.class_names import model_class_names, name_labels
 from topdown_zoo.data.mnist5k import load_arrays
 
 
@@ -34,6 +35,9 @@ def json_columns(capsys):
 def assert_same_columns(got, expected, rtol=1e-5):
     assert set(got) == set(expected)
     for key, value in expected.items():
+        if np.asarray(value).dtype.kind == "U":  # class names
+            assert list(got[key]) == np.asarray(value).tolist(), key
+            continue
         np.testing.assert_allclose(got[key], np.asarray(value), rtol=rtol, atol=1e-6, err_msg=key)
 
 
@@ -44,7 +48,7 @@ def test_predict_a_classifier_prints_a_header_and_one_line_per_example(tmp_path,
     assert main(["predict", "cbl-cnn-mnist5k", path]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     header = lines[0].split()
-    assert header == ["index", "label_step0", "label_step1", "label_step2", "label", "confidence"]
+    assert header == ["index", "label_step0", "label_step1", "label_step2", "label", "class_name", "confidence"]
     assert len(lines) == 1 + len(x)
     labels = [int(line.split()[header.index("label")]) for line in lines[1:]]
     assert labels == y.tolist()  # the shipped model gets these four digits right
@@ -62,8 +66,9 @@ def test_predict_out_writes_the_columns_to_an_npz(tmp_path, capsys, digits):
     assert main(["predict", "standard-cnn-mnist5k", save(tmp_path, x), "--out", str(out), "--batch-size", "3"]) == 0
     assert "wrote the predictions of 4 example(s)" in capsys.readouterr().err
     with np.load(tmp_path / "pred.npz") as saved:
-        assert set(saved.files) == {"label", "confidence"}
+        assert set(saved.files) == {"label", "class_name", "confidence"}
         assert saved["label"].tolist() == y.tolist()
+        assert saved["class_name"].tolist() == [str(v) for v in y]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pred.npz", "x.npy"]  # no temporary files left
 
 
@@ -72,19 +77,24 @@ def test_predict_a_multitask_model_answers_every_task_or_one(tmp_path, capsys, d
     x, _ = digits
     path = save(tmp_path, x)
     model = tz.load("butd-multimnist5k")
+    names = model_class_names(model)  # the CLI names each task's labels: class_name_<task> after label_<task>
+
+    def interpret(**options):
+        return name_labels(model.interpret(x, **options).columns, names)
+
     assert main(["predict", "butd-multimnist5k", path, "--json"]) == 0
     every = json_columns(capsys)
-    assert_same_columns(every, model.interpret(x).columns)
-    assert len(every) == 2 * model.integer_input_high("task")  # a label and a confidence per task
+    assert_same_columns(every, interpret())
+    assert len(every) == 3 * model.integer_input_high("task")  # a label, its class name and a confidence per task
 
     assert main(["predict", "butd-multimnist5k", path, "--task", "1", "--json"]) == 0
     one = json_columns(capsys)
-    assert_same_columns(one, model.interpret(x, task=1).columns)
-    assert len(one) == 2 and all(np.array_equal(v, every[k]) for k, v in one.items())
+    assert_same_columns(one, interpret(task=1))
+    assert len(one) == 3 and all(np.array_equal(v, every[k]) for k, v in one.items())
 
     assert main(["predict", "butd-multimnist5k", path]) == 0  # text: a header and one line per example
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].split() == ["index", *model.interpret(x).columns] and len(lines) == 1 + len(x)
+    assert lines[0].split() == ["index", *interpret()] and len(lines) == 1 + len(x)
 
 
 @pytest.mark.backends

@@ -85,22 +85,53 @@ def as_functional(model: Any) -> Any:
     return keras.Model(inputs, h, name="standard_cnn_mnist5k")
 
 
-def build_side(side: str, setting: str, seed: int) -> Any:
+def load_pretrained() -> tuple[Any, dict[str, str]]:
+    """The shipped ``standard-cnn-mnist5k`` and where its weights came from. ``tz.load`` checks every
+    file of the hub folder against the package's sha256 pins; while its model card is being
+    rewritten (README/metadata differ from their pins) the weights file alone is loaded, after
+    checking it against its own pin, so the numbers always come from the published weights."""
+    import topdown_zoo as tz
+    from topdown_zoo.errors import HubError
+    from topdown_zoo.hub.manifest import sha256_file
+    from topdown_zoo.hub.pins import load_pins
+
+    pinned = load_pins()[PRETRAINED]["model.weights.h5"]
+    try:
+        return tz.load(PRETRAINED), {"loaded_by": f"tz.load({PRETRAINED!r})", "weights_sha256": pinned}
+    except HubError:
+        path = ROOT / "hub" / PRETRAINED / "model.weights.h5"
+        if sha256_file(path) != pinned:
+            raise
+        return (tz.load(PRETRAINED, weights=str(path)),
+                {"loaded_by": f"tz.load({PRETRAINED!r}, weights='hub/{PRETRAINED}/model.weights.h5')",
+                 "weights_sha256": pinned})
+
+
+def build_side(pretrained: Any, side: str, setting: str, seed: int) -> Any:
     """A fresh copy of the pretrained model (side ``A``) or of it with feedback (side ``B``)."""
     import keras
 
     import topdown_zoo as tz
 
     keras.utils.set_random_seed(seed)  # B's new weights (adapters, context head) depend on the seed
-    pretrained = tz.load(PRETRAINED)
+    copy = pretrained.with_config()  # same config, same weights, new variables
     frozen = setting == "frozen_body"
     if side == "A":
-        for layer in pretrained.stage_layers[:-1]:
+        for layer in copy.stage_layers[:-1]:
             layer.trainable = not frozen
-        return pretrained
-    model = tz.add_feedback(as_functional(pretrained), taps=list(TAPS), freeze=frozen, **FEEDBACK)
-    model.stage_layers[-1].trainable = True  # the dense head is fine-tuned in both settings
+        return copy
+    model = tz.add_feedback(as_functional(copy), taps=list(TAPS), freeze=frozen, **FEEDBACK)
+    set_trainable(model.stage_layers[-1], True)  # the dense head is fine-tuned in both settings
     return model
+
+
+def set_trainable(layer: Any, value: bool) -> None:
+    """``layer.trainable = value`` on the layer and every nested layer. (Keras 3 skips the nested
+    layers when the outer one already has that value, e.g. add_feedback's head stage, a trainable
+    Sequential around the frozen model segment.)"""
+    layer.trainable = value
+    for sub in getattr(layer, "layers", []):
+        set_trainable(sub, value)
 
 
 def _numpy(variable: Any) -> np.ndarray:
@@ -139,12 +170,13 @@ def train_side(model: Any, data: dict[str, Any], orders: list[np.ndarray], args:
     return {"train_seconds": round(time.perf_counter() - start, 1), "train_loss_per_epoch": losses}
 
 
-def run_seed(seed: int, setting: str, data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def run_seed(pretrained: Any, seed: int, setting: str, data: dict[str, Any],
+             args: argparse.Namespace) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     n = len(data["train"][1])
     orders = [rng.permutation(n)[:args.train_examples] for _ in range(args.epochs)]
     xt, yt, lt = data["test"]
-    a, b = build_side("A", setting, seed), build_side("B", setting, seed)
+    a, b = build_side(pretrained, "A", setting, seed), build_side(pretrained, "B", setting, seed)
     probe = xt[:200]
     init_diff = float(np.max(np.abs(predict_steps(a, probe)[0] - predict_steps(b, probe)[0])))
     frozen_before = [_numpy(w) for w in b.non_trainable_weights] if setting == "frozen_body" else None
@@ -198,18 +230,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import keras
 
-    import topdown_zoo as tz
-
     started = time.perf_counter()
     data = {"train": load_split("train", LEVELS), "test": load_split("test", LEVELS, args.test_per_level)}
-    base = tz.load(PRETRAINED)
+    base, provenance = load_pretrained()
     pretrained = accuracies(predict_steps(base, data["test"][0])[0], data["test"][1], data["test"][2])
     print(f"{PRETRAINED} without fine-tuning: {100 * pretrained['accuracy']:.2f} %", flush=True)
     results: dict[str, Any] = {}
     for setting in args.settings:
         runs = []
         for seed in args.seeds:
-            run = run_seed(seed, setting, data, args)
+            run = run_seed(base, seed, setting, data, args)
             runs.append(run)
             print(f"{setting} seed {seed}: A {100 * run['A']['accuracy']:.2f} %  B "
                   + " / ".join(f"{100 * a:.2f}" for a in run["B"]["per_step_accuracy"])
@@ -226,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": command,
         "quick": bool(args.quick),
         "pretrained": PRETRAINED,
+        "pretrained_weights": provenance,
         "dataset": DATASET,
         "debris_levels": list(LEVELS),
         "train_examples_per_epoch": len(data["train"][1]) if args.train_examples is None else args.train_examples,

@@ -179,7 +179,8 @@ def dtype_policy(dtype: str | None) -> Iterator[None]:
 
 
 def load(name: str, revision: str | None = None, weights: str | Path | None = None, *,
-         num_classes: int | None = None, freeze: bool = False, dtype: str | None = None, **overrides: Any) -> Any:
+         num_classes: int | None = None, freeze: bool = False, dtype: str | None = None, preprocess: bool = False,
+         **overrides: Any) -> Any:
     """Build the named model and load its trained weights, verified by sha256.
 
     Fine-tuning, as timm users do it: ``num_classes=N`` builds the entry with a new classifier
@@ -188,6 +189,12 @@ def load(name: str, revision: str | None = None, weights: str | Path | None = No
     initialisation; ``model.reinitialized_layers`` names them). ``freeze=True`` makes every other
     layer non-trainable (train the new head only; set ``layer.trainable = True`` to unfreeze later).
     ``dtype="mixed_bfloat16"`` (any Keras dtype policy) builds every layer under that policy.
+
+    Raw inputs: ``preprocess=True`` returns the model behind the entry's preprocessing as Keras
+    layers (:class:`topdown_zoo.preprocessing.Preprocessed`): it takes the dataset's raw images
+    (e.g. ``uint8`` 0…255 for the ``*-mnist5k`` entries) and scales them as ``spec.preprocessing``
+    records. Only per-pixel affine preprocessing (scale / mean-std) can be; any other (audio
+    spectrograms, crops, binarisation) raises :class:`~topdown_zoo.errors.ConfigError` saying why.
 
     Weights are resolved in this order: ``weights=`` (a hub folder or ``.weights.h5`` file);
     the local mirror ``$TOPDOWN_ZOO_HUB/<name>``; the folders shipped with the package
@@ -202,10 +209,26 @@ def load(name: str, revision: str | None = None, weights: str | Path | None = No
     copies must match those pins; a folder or ``.weights.h5`` of your own loads with an
     ``UnpinnedWeightsWarning``; weights pinned for another entry are refused (docs/hub.md).
     """
+    if preprocess:
+        _check_preprocessing(name)  # before any weights are read
+        from topdown_zoo.preprocessing import preprocessed
+
+        return preprocessed(load(name, revision, weights, num_classes=num_classes, freeze=freeze, dtype=dtype,
+                                 **overrides))
     if num_classes is not None or freeze:
         return _load_for_fine_tuning(name, revision, weights, num_classes, freeze, dtype, overrides)
     with dtype_policy(dtype):
         return _load(name, revision, weights, overrides)
+
+
+def _check_preprocessing(name: str) -> None:
+    """Refuse ``preprocess=True`` early for a registry entry whose preprocessing is not a per-pixel
+    affine map (an ``hf://`` handle is checked once its model is loaded)."""
+    if isinstance(name, str) and not name.startswith("hf://"):
+        from topdown_zoo.preprocessing import affine_map
+
+        spec = get_spec(name)
+        affine_map(spec.name, spec.preprocessing)
 
 
 def _load(name: str, revision: str | None, weights: str | Path | None, overrides: dict[str, Any]) -> Any:

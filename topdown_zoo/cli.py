@@ -275,6 +275,7 @@ def _npz_target(out: str) -> Path:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from topdown_zoo.data.class_names import model_class_names, name_labels
     from topdown_zoo.inputs import check_batch_layout, validate_batch
     from topdown_zoo.registry import get_spec
 
@@ -283,6 +284,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     x = _read_npy(args.input)
     check_batch_layout(x.shape, x.dtype, spec)
     model = _load_for_cli(args.name, args.weights, allow_random=False)
+    names = model_class_names(model)
     options = {} if args.task is None else {"task": args.task}
     table = None if args.json else _TextTable(args)
     collected: dict[str, list[Any]] = {}
@@ -292,6 +294,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             batch = validate_batch(x[start:start + args.batch_size], spec)
             prediction = model.interpret(batch, **options)
             columns, arrays = _to_numpy(prediction.columns), _to_numpy(prediction.arrays)
+            columns = name_labels(columns, names)  # class_name beside label (task labels too), where known
             if table is not None:
                 table.add(start, columns)
             else:

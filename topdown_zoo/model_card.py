@@ -118,6 +118,23 @@ def front_matter(spec: ModelSpec | None = None, metrics: Mapping[str, Any] | Non
     return "---\n" + data.to_yaml() + "\n---\n"
 
 
+def _class_names(spec: ModelSpec, metadata: Mapping[str, Any] | None,
+                 overrides: Mapping[str, Any] | None) -> list[str] | None:
+    """The folder's recorded class names (``metadata.json``), else those of the entry's dataset."""
+    zoo = dict((metadata or {}).get("topdown_zoo") or {})
+    if "class_names" in zoo:
+        return zoo["class_names"]
+    from topdown_zoo.data.class_names import spec_class_names
+
+    return spec_class_names(spec, overrides)
+
+
+def _list_names(names: list[str], shown: int = 20) -> str:
+    """``0, 1, …`` with code quotes; past ``shown`` names, the first ones and a count."""
+    quoted = ", ".join(f"`{n}`" for n in names[:shown])
+    return quoted if len(names) <= shown else f"{quoted}, … ({len(names)} in all; `metadata.json` lists them)"
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
 
@@ -152,6 +169,9 @@ def render(spec: ModelSpec | None = None, metrics: Mapping[str, Any] | None = No
                   + (f", values in {list(spec.input_range)}" if spec.input_range else "") + "), batch axis first."]
         if spec.preprocessing:
             lines += [f"- Preprocessing: `{json.dumps(dict(spec.preprocessing), default=str)}`"]
+        names = _class_names(spec, metadata, overrides)
+        if names:
+            lines += [f"- Classes (label id order): {_list_names(names)}."]
         if overrides:
             lines += [f"- Config overrides used in training: `{json.dumps(dict(overrides), default=str)}`"]
         lines += [""]

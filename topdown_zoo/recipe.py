@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
@@ -99,7 +99,7 @@ def _positive(path: str, value: Any, kind: type = float, allow_zero: bool = Fals
         raise RecipeError(f"recipe key {path!r} must be {what} {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
-def _choice(path: str, value, allowed) -> None:
+def _choice(path: str, value: Any, allowed: Sequence[str]) -> None:
     if value not in allowed:
         raise RecipeError(f"recipe key {path!r} = {value!r} is not allowed; allowed: {', '.join(allowed)}")
 

@@ -589,7 +589,7 @@ def _save_model(model: Any, path: Path) -> None:
         atomic.remove(tmp)
 
 
-def _check_input_shape(ds, spec, dataset: str) -> None:
+def _check_input_shape(ds: Any, spec: Any, dataset: str) -> None:
     """Another dataset than the entry's (fine-tuning): its inputs must have the model's shape."""
     x_spec = ds.element_spec[0] if isinstance(ds.element_spec, tuple) else ds.element_spec
     shape = getattr(x_spec, "shape", None)
@@ -599,7 +599,7 @@ def _check_input_shape(ds, spec, dataset: str) -> None:
                            "your data to that shape")
 
 
-def _start_from(model, spec, init: dict) -> None:
+def _start_from(model: Any, spec: Any, init: dict) -> None:
     """Fine-tuning: load the recipe's ``init.weights`` into the freshly built model."""
     from topdown_zoo import hub
 

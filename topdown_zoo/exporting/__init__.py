@@ -16,9 +16,12 @@ What the artifact holds:
   whose ``call`` runs ``keras.ops.while_loop`` / ``fori_loop`` (CBL, NGC) exports an ONNX
   ``Loop`` / a ``tf.while`` loop, not a copy of the graph per step. ``outputs="steps"`` reads
   every step out of ``step_outputs`` (unrolled);
-* **metadata** — the registry name, iterations, input names, input range and the preprocessing
-  the model expects: ONNX ``metadata_props`` (key ``topdown_zoo``, JSON), and
-  ``assets.extra/topdown_zoo.json`` in a SavedModel (TensorFlow Serving ignores that folder).
+* **metadata** — the registry name, iterations, input names, input range, the preprocessing
+  the model expects (``preprocessing_in_artifact``: whether the artifact applies it itself,
+  ``preprocess=True``) and the class names of the outputs (``class_names``, or null): ONNX
+  ``metadata_props`` (key ``topdown_zoo``, JSON), and
+  ``assets.extra/topdown_zoo.json`` in a SavedModel (TensorFlow Serving ignores that folder),
+  with the class names also in ``assets.extra/class_names.txt``, one a line.
 
 The SavedModel has the signatures ``serving_default`` and ``serve`` (as TensorFlow Serving
 calls them) taking the named inputs and returning a dict of named outputs.
@@ -41,11 +44,19 @@ from topdown_zoo.errors import BackendError, ExportError, ExportParityError
 from topdown_zoo.exporting import parity
 from topdown_zoo.exporting.onnx_graph import MAX_OPSET
 from topdown_zoo.exporting.parity import DEFAULT_ATOL, compare, keras_outputs, run_artifact
-from topdown_zoo.exporting.prepare import float32_copy, iteration_key, metadata, resolve_model, with_iterations
+from topdown_zoo.exporting.prepare import (
+    float32_copy,
+    iteration_key,
+    metadata,
+    resolve_model,
+    with_iterations,
+    with_preprocessing,
+)
 from topdown_zoo.exporting.signature import InputSignature, forward_fn
 from topdown_zoo.exporting.writers import (
     FORMATS,
     METADATA_KEY,
+    SAVED_MODEL_CLASS_NAMES,
     SAVED_MODEL_METADATA,
     check_option,
     check_target,
@@ -56,7 +67,8 @@ from topdown_zoo.exporting.writers import (
 OUTPUTS = ("final", "steps")
 
 __all__ = [
-    "DEFAULT_ATOL", "FORMATS", "MAX_OPSET", "METADATA_KEY", "OUTPUTS", "SAVED_MODEL_METADATA", "BackendError",
+    "DEFAULT_ATOL", "FORMATS", "MAX_OPSET", "METADATA_KEY", "OUTPUTS", "SAVED_MODEL_CLASS_NAMES", "SAVED_MODEL_METADATA",
+    "BackendError",
     "ExportError", "ExportParityError", "InputSignature", "compare", "export", "forward_fn", "iteration_key",
     "keras_outputs", "run_artifact",
 ]
@@ -73,6 +85,7 @@ def export(
     opset: int | None = None,
     atol: float = DEFAULT_ATOL,
     force: bool = False,
+    preprocess: bool = False,
 ) -> Path:
     """Export ``model`` to ONNX or a TensorFlow SavedModel and check it against Keras.
 
@@ -99,6 +112,10 @@ def export(
         atol: tolerance of the check (max abs difference, float32).
         force: replace whatever is at ``path`` (a file or folder that is not an export of
             the zoo), still only once the new artifact has passed its check.
+        preprocess: the artifact takes raw inputs (e.g. ``uint8`` images 0…255) and applies the
+            registry entry's per-pixel preprocessing itself, as ``tz.load(name, preprocess=True)``
+            does (a model loaded that way is exported so anyway). Refused (:class:`ExportError`)
+            where the preprocessing is not a per-pixel affine map.
 
     Returns:
         The path written.
@@ -124,7 +141,7 @@ def export(
     require_tools(fmt, check)
     check_target(path, fmt, bool(force))
 
-    model = resolve_model(model)
+    model = with_preprocessing(resolve_model(model), bool(preprocess))
     signature = InputSignature.infer(model)
     arrays = signature.normalise(sample_inputs) if sample_inputs is not None else signature.random_inputs(batch=3)
     model = with_iterations(float32_copy(model), iterations)

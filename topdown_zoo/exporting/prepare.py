@@ -104,13 +104,31 @@ def with_iterations(model: Any, iterations: int | None) -> Any:
     return new
 
 
+def with_preprocessing(model: Any, preprocess: bool) -> Any:
+    """``model`` itself, or (``preprocess``) the model behind its registry entry's per-pixel
+    preprocessing as Keras layers, taking raw inputs (:mod:`topdown_zoo.preprocessing`)."""
+    from topdown_zoo.preprocessing import Preprocessed, preprocessed
+
+    if not preprocess or isinstance(model, Preprocessed):
+        return model
+    try:
+        return preprocessed(model)
+    except TopdownZooError as err:
+        raise ExportError(f"cannot export {model_name(model)} with preprocess=True: {err}") from err
+
+
 def metadata(model: Any, signature: Any, outputs: str, iterations: int | None) -> dict[str, Any]:
-    """What the artifact records about the model: names, step count, inputs, input range, preprocessing."""
+    """What the artifact records about the model: names, step count, inputs, input range,
+    preprocessing (and whether the artifact applies it), class names."""
     import keras
 
     import topdown_zoo
+    from topdown_zoo.data.class_names import model_class_names
+    from topdown_zoo.preprocessing import Preprocessed
 
     spec = registry_spec(model)
+    in_graph = isinstance(model, Preprocessed)
+    input_range = list(spec.input_range) if spec is not None and spec.input_range else None
     return {
         "model": model_name(model),
         "class": type(model).__name__,
@@ -120,8 +138,11 @@ def metadata(model: Any, signature: Any, outputs: str, iterations: int | None) -
         "inputs": signature.to_json(),
         "outputs": ["output", "steps"] if outputs == "steps" else ["output"],
         "prediction_kind": model.prediction_kind,
-        "input_range": list(spec.input_range) if spec is not None and spec.input_range else None,
+        "input_range": list(model.raw_range) if in_graph else input_range,
         "preprocessing": dict(spec.preprocessing) if spec is not None else {},
+        # True: the artifact takes raw inputs and applies that preprocessing itself (preprocess=True)
+        "preprocessing_in_artifact": in_graph,
+        "class_names": model_class_names(model),
         "task": spec.task if spec is not None else None,
         "keras_backend": keras.backend.backend(),
         "topdown_zoo_version": topdown_zoo.__version__,

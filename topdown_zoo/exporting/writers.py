@@ -26,6 +26,8 @@ from topdown_zoo.exporting.signature import InputSignature, forward_fn
 FORMATS = ("onnx", "saved_model")
 METADATA_KEY = "topdown_zoo"
 SAVED_MODEL_METADATA = Path("assets.extra") / "topdown_zoo.json"
+#: the class names of a SavedModel's outputs, one a line in label-id order (where the entry names them)
+SAVED_MODEL_CLASS_NAMES = Path("assets.extra") / "class_names.txt"
 #: the pip package behind each module an export needs
 _PIP_NAMES = {"tensorflow": "tensorflow-cpu", "tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"}
 
@@ -86,6 +88,8 @@ def _write_saved_model(model: Any, forward: Callable[..., Any], signature: Input
     _quietly(archive.write_out, str(path), verbose=False)
     (path / SAVED_MODEL_METADATA).parent.mkdir(parents=True, exist_ok=True)
     (path / SAVED_MODEL_METADATA).write_text(json.dumps(metadata, indent=2, default=str))
+    if metadata.get("class_names"):
+        (path / SAVED_MODEL_CLASS_NAMES).write_text("".join(f"{n}\n" for n in metadata["class_names"]))
 
 
 def _write_onnx(model: Any, forward: Callable[..., Any], signature: InputSignature, path: Path, opset: int | None,

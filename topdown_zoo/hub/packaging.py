@@ -103,6 +103,7 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
             pictures are drawn into ``plots/`` (listed in ``SHA256SUMS``) and shown in the card.
     """
     from topdown_zoo import model_card
+    from topdown_zoo.data.class_names import spec_class_names
     from topdown_zoo.registry import get_spec
 
     if isinstance(model_or_run_dir, (str, Path)):
@@ -144,6 +145,8 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
             "input_range": list(spec.input_range) if spec and spec.input_range else None,
             "preprocessing": dict(spec.preprocessing) if spec else {},
             "task": spec.task if spec else None,
+            # names[label] of the outputs (None: unnamed, or a resized head); topdown_zoo.data.class_names
+            "class_names": spec_class_names(spec, overrides) if spec else None,
         }
         _dump_json(tmp / CONFIG, keras_config)
         metadata = {

@@ -177,8 +177,10 @@ def _refuse_other_owner(path: Path, digest: str, name: str | None, pins: dict[st
 def _outside_the_package() -> int:
     """The ``stacklevel`` that points a warning at the first caller outside topdown_zoo."""
     import sys
+    from types import FrameType
 
-    level, frame = 1, sys._getframe(1)
+    level = 1
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and str(frame.f_globals.get("__name__", "")).startswith("topdown_zoo"):
         frame, level = frame.f_back, level + 1
     return level

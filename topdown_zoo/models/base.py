@@ -221,7 +221,9 @@ class ZooModel(keras.Model):
 
     # ------------------------------------------------------------------ meaning
     def interpret(self, inputs: Any, **options: Any) -> Prediction:
-        """Class labels and confidence of the final output, and the label after every step."""
+        """Class labels (with their ``class_name`` where the entry's dataset names its classes,
+        :mod:`topdown_zoo.data.class_names`) and confidence of the final output, and the label
+        after every step."""
         _refuse_options(self, options)
         self.check_inputs(inputs)
         steps = [np.asarray(keras.ops.convert_to_numpy(s)) for s in self.step_outputs(inputs)]
@@ -232,6 +234,11 @@ class ZooModel(keras.Model):
         final = steps[-1]
         columns["label"] = final.argmax(-1)
         columns["confidence"] = _softmax(final).max(-1)
+        from topdown_zoo.data.class_names import model_class_names, name_labels
+
+        names = model_class_names(self)
+        if names is not None and final.shape[-1] == len(names):
+            columns = name_labels(columns, names)  # a class_name column after label
         return Prediction(columns)
 
     # ------------------------------------------------------------------ fine-tuning

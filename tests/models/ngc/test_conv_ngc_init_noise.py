@@ -98,7 +98,7 @@ def test_config_round_trip_and_old_configs_load():
         _model(init_noise="test")
     # a config saved before init_noise existed and with the old step key (the shipped
     # conv-ngc-natural32 says "steps") loads deterministic, with its T
-    old = json.loads((shipped_hub_dir() / "conv-ngc-natural32" / "config.json").read_text())["keras_config"]["config"]
+    old = json.loads((shipped_hub_dir() / "conv-ngc-natural32" / "config.json").read_text())["config"]  # Keras format
     old = {**old, "steps": 2}
     old.pop("init_noise", None)
     old.pop("iterations", None)

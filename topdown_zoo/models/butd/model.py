@@ -236,10 +236,11 @@ class BUTDModel(RuleTraining, ZooModel):
         logits, ctx = self.bu_pass(x, task, training=training)
         logits32 = ops.cast(logits, "float32")
         loss, err = ch.output_error(logits32, y, self.loss_name)
-        err = ops.cast(err, logits.dtype)
+        # mixed_float16: the error pass runs on the loss-scaled error (no float16 underflow); the
+        # updates are unscaled below, the trainer scales what it hands to the optimizer
         optimizer = getattr(self, "optimizer", None)
-        if training and optimizer is not None:
-            err = optimizer.scale_loss(err)  # LossScaleOptimizer: scaled here, unscaled when applied
+        scale = optimizer.scale_loss(1.0) if training and optimizer is not None else 1.0
+        err = ops.cast(err * scale, logits.dtype)
         # TD error pass from the prediction head (bias-blocking, GaLU gated by the BU activity)
         k_td = ops.cast(self._td_pred_kernel(), err.dtype)
         h = ctx.top
@@ -255,7 +256,7 @@ class BUTDModel(RuleTraining, ZooModel):
         pairs = [(self.pred_kernel, head_update)]
         for n in self.nodes:
             pairs += n.updates(ctx)
-        pairs = [(v, ops.cast(d, v.dtype)) for v, d in pairs]
+        pairs = [(v, ops.cast(d, v.dtype) / scale) for v, d in pairs]
         return loss, logits32, pairs
 
     def local_updates(self, x: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, list[tuple[Any, Any]]]:
