@@ -278,3 +278,23 @@ def test_a_recipe_path_that_is_a_directory_is_refused(tmp_path):
 
     with pytest.raises(RecipeError, match="is a directory"):
         load_recipe(tmp_path)
+
+
+@pytest.mark.parametrize("shape, hint", [((2, 1, 28, 28), "channels-first"), ((2, 28, 28), "channel axis"),
+                                         ((28, 28, 1), "batch axis"), ((2, 32, 32, 1), "must have shape")])
+def test_wrong_input_shapes_name_the_expected_layout_and_the_fix(shape, hint):
+    import topdown_zoo as tz
+    from topdown_zoo.errors import InputSpecError
+
+    model = tz.create("standard-cnn-mnist5k")
+    with pytest.raises(InputSpecError, match=hint):
+        model.predict(np.zeros(shape, "float32"), verbose=0)
+
+
+def test_raw_8bit_images_are_refused_with_the_preprocess_hint():
+    import topdown_zoo as tz
+    from topdown_zoo.errors import InputSpecError
+
+    model = tz.create("standard-cnn-mnist5k")
+    with pytest.raises(InputSpecError, match="raw 8-bit images.*preprocess=True"):
+        model.predict(np.full((2, 28, 28, 1), 255, "uint8"), verbose=0)

@@ -168,6 +168,7 @@ class ZooModel(keras.Model):
             arr = _concrete(value)
             if arr is None or not arr.size or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
                 continue  # symbolic, empty, or e.g. task names, which the model resolves itself
+            _check_shape(owner, spec, arr.shape)
             if spec.dtype.startswith("int"):
                 high = self.integer_input_high(spec.name)
                 low_v, high_v = float(np.min(arr)), float(np.max(arr))
@@ -182,9 +183,12 @@ class ZooModel(keras.Model):
                 raise InputSpecError(f"{owner}: input {spec.name!r} holds NaN or infinite values; give finite "
                                      "numbers (e.g. np.nan_to_num, or drop those examples)")
             if value_range is not None and (low_v < value_range[0] - 1e-6 or high_v > value_range[1] + 1e-6):
+                raw = value_range[1] <= 1.0 and high_v > 1.0 and low_v >= 0.0 and high_v <= 255.0
+                hint = (": these look like raw 8-bit images; divide by 255, or load the model with "
+                        "tz.load(name, preprocess=True)") if raw else ""
                 raise InputSpecError(f"{owner}: input {spec.name!r} must hold values in [{value_range[0]:g}, "
                                      f"{value_range[1]:g}] (the entry's input_range, after its preprocessing), got "
-                                     f"values in [{low_v:.4g}, {high_v:.4g}]")
+                                     f"values in [{low_v:.4g}, {high_v:.4g}]{hint}")
 
     def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         """``keras.Model.predict`` after :meth:`check_inputs` on array inputs (a dataset or a
@@ -294,6 +298,25 @@ def _refuse_options(model: ZooModel, options: Mapping[str, Any]) -> None:
     if given:
         raise InputSpecError(f"{model.registry_name or type(model).__name__} takes no prediction option "
                              f"{', '.join(given)} (it predicts {model.prediction_kind})")
+
+
+def _check_shape(owner: str, spec: InputSpec, shape: tuple[int, ...]) -> None:
+    """Raise :class:`InputSpecError` when a batch's per-example shape is not ``spec.shape``
+    (``None`` = any size), naming the expected layout (channels last) and a likely fix."""
+    expected = tuple(spec.shape)
+    got = tuple(int(d) for d in shape[1:])
+    if len(got) == len(expected) and all(e is None or e == g for e, g in zip(expected, got)):
+        return
+    want = "(batch, " + ", ".join("any" if d is None else str(d) for d in expected) + ")"
+    hint = ""
+    if len(got) == len(expected) == 3 and None not in expected and got == (expected[2], expected[0], expected[1]):
+        hint = "; this looks channels-first: give channels last, e.g. np.moveaxis(x, 1, -1)"
+    elif len(got) + 1 == len(expected) and expected[-1] == 1 and all(e is None or e == g for e, g in zip(expected, got)):
+        hint = "; add the channel axis, e.g. x[..., None]"
+    elif len(shape) == len(expected) and all(e is None or e == g for e, g in zip(expected, shape)):
+        hint = "; add the batch axis, e.g. x[None]"
+    raise InputSpecError(f"{owner}: input {spec.name!r} must have shape {want} (channels last), got "
+                         f"{tuple(int(d) for d in shape)}{hint}")
 
 
 def _concrete(value: Any) -> np.ndarray | None:
