@@ -7,7 +7,7 @@ PY="${PYTHON:-.venv/bin/python}"
 export TF_CPP_MIN_LOG_LEVEL=3
 "$PY" -m ruff check topdown_zoo tests tools benchmarks examples
 "$PY" -m mypy
-"$PY" -m pytest -q
+"$PY" -m pytest -q --durations=15
 for backend in jax torch; do
   echo "== backend-neutral tests on KERAS_BACKEND=$backend"
   KERAS_BACKEND=$backend "$PY" -m pytest -q -m "backends and not slow"
