@@ -149,7 +149,6 @@ _JAX_DATA_PARALLEL = textwrap.dedent("""
 
 def test_jax_data_parallel_over_two_cpu_devices_trains_like_one_device(tmp_path):
     """``strategy=mirrored`` on JAX: keras.distribution.DataParallel over two virtual CPU devices."""
-    pytest.importorskip("jax")
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     env.update({"KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3",
                 "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})

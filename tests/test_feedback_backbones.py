@@ -11,6 +11,8 @@ import keras
 import numpy as np
 import pytest
 
+# keras-hub is an optional extra for users (tools/install.sh and CI always install it): without it these
+# tests are skipped, never failed, so `pytest` works on the base install.
 keras_hub = pytest.importorskip("keras_hub", reason="the keras-hub extra: pip install 'topdown_zoo[keras-hub]'")
 
 import topdown_zoo as tz  # noqa: E402

@@ -52,24 +52,15 @@ def _fsync_path(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         for child in path.iterdir():
             _fsync_path(child)
-        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
-        try:
-            fd = os.open(path, flags)
-        except OSError:  # e.g. Windows cannot open a folder
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        _fsync_dir(path)
     elif path.is_file() and not path.is_symlink():
         with open(path, "rb+") as handle:
             os.fsync(handle.fileno())
 
 
 def _fsync_dir(folder: Path) -> None:
-    """Make renames inside ``folder`` durable."""
+    """Make renames inside ``folder`` (and the folder's own entries) durable; a no-op where a
+    folder cannot be opened (e.g. Windows)."""
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
     try:
         fd = os.open(folder, flags)

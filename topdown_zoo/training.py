@@ -33,7 +33,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -571,22 +571,22 @@ class _Progress:
 
 
 # ---------------------------------------------------------------------------- files
-def _save_weights(model: Any, path: Path) -> None:
+def _save_atomically(save: Callable[[Path], Any], path: Path) -> None:
+    """``save(tmp)`` beside ``path``, then rename it onto ``path`` (nothing half-written stays)."""
     tmp = atomic.sibling(path)
     try:
-        model.save_weights(tmp)
+        save(tmp)
         atomic.commit(tmp, path)
     finally:
         atomic.remove(tmp)
+
+
+def _save_weights(model: Any, path: Path) -> None:
+    _save_atomically(model.save_weights, path)
 
 
 def _save_model(model: Any, path: Path) -> None:
-    tmp = atomic.sibling(path)
-    try:
-        model.save(tmp)
-        atomic.commit(tmp, path)
-    finally:
-        atomic.remove(tmp)
+    _save_atomically(model.save, path)
 
 
 def _check_input_shape(ds: Any, spec: Any, dataset: str) -> None:

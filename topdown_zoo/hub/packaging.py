@@ -129,10 +129,11 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
     try:
         import keras
 
-        _weights_only(model).save_weights(tmp / WEIGHTS)
+        uncompiled = _weights_only(model)  # one copy (if compiled) serves the weights and the config
+        uncompiled.save_weights(tmp / WEIGHTS)
         # config.json is Keras's own serialization, so keras.saving.load_model(folder or "hf://…") works
         # (after `import topdown_zoo`); what the zoo adds lives in metadata.json under "topdown_zoo".
-        keras_config = keras.saving.serialize_keras_object(_weights_only(model))
+        keras_config = keras.saving.serialize_keras_object(uncompiled)
         zoo = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
