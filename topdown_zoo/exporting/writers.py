@@ -29,7 +29,7 @@ SAVED_MODEL_METADATA = Path("assets.extra") / "topdown_zoo.json"
 #: the class names of a SavedModel's outputs, one a line in label-id order (where the entry names them)
 SAVED_MODEL_CLASS_NAMES = Path("assets.extra") / "class_names.txt"
 #: the pip package behind each module an export needs
-_PIP_NAMES = {"tensorflow": "tensorflow-cpu", "tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"}
+_PIP_NAMES = {"tensorflow": "tensorflow", "tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"}
 
 
 def check_option(what: str, value: Any, allowed: tuple[str, ...]) -> str:
