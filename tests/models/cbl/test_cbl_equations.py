@@ -99,6 +99,41 @@ def test_refinement_step_equals_manual_unrolling_of_eqs_6_to_8():
     np.testing.assert_allclose(to_np(steps[1]), to_np(h), rtol=1e-4, atol=1e-5)
 
 
+def _unrolled_by_hand(model, x, taps, alpha, steps):
+    """Eqs. 6–8 unrolled by hand, recomputing every stage from the input at every step."""
+    outputs, z = [], None
+    for _ in range(steps + 1):
+        h = x
+        for name, layer in zip(model.stage_names, model.stage_layers):
+            h = layer(h, training=False)
+            if z is not None and name in taps:
+                h = alpha * to_np(h) + (1 - alpha) * to_np(model.adapters[taps.index(name)](h, z))
+        outputs.append(to_np(h))
+        z = to_np(model.context(keras.ops.softmax(h, axis=-1)))
+    return outputs
+
+
+@pytest.mark.parametrize("taps", [["block1", "block3"], ["block2", "block4"]])
+def test_lowest_tap_computed_once_gives_the_same_steps_as_recomputing_everything(taps):
+    """The lowest tapped stage's input never changes, so refine() computes it once per input
+    (issue 12) — the steps must equal a hand unrolling that recomputes every stage each step."""
+    model = energise(tiny_cbl(iterations=3, alpha=0.2, taps=taps))
+    x, _ = batch()
+    expected = _unrolled_by_hand(model, x, taps, 0.2, 3)
+    lowest = model.stage_layers[model.stage_names.index(taps[0])]
+    calls = []
+    original = lowest.call
+    lowest.call = lambda *a, **k: calls.append(1) or original(*a, **k)
+    try:
+        steps = model.refine(x)
+    finally:
+        lowest.call = original
+    for got, want in zip(steps, expected):
+        np.testing.assert_allclose(to_np(got), want, rtol=1e-4, atol=1e-5)
+    assert len(calls) == 1
+    assert not np.allclose(expected[0], expected[-1])  # refinement really moved the output
+
+
 def test_eq9_step_weighted_loss_against_hand_computation():
     losses = [keras.ops.convert_to_tensor(v) for v in (2.0, 1.0, 0.5)]
     assert float(step_weighted_loss(losses, [0.2, 0.3, 0.5])) == pytest.approx(0.2 * 2 + 0.3 * 1 + 0.5 * 0.5)

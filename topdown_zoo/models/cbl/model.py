@@ -16,7 +16,8 @@ computed from the *already refined* stages below it (for the lowest tap it is th
 value, which does not change across steps). Refining early layers therefore changes everything
 above them, every adapter influences y⁽τ⁺¹⁾ and receives a gradient — unlike the public
 reference code, whose conv adapters are applied to states that never reach the output.
-Stages below the lowest tap are computed once per input.
+The lowest tapped stage and every stage below it are computed once per input: their input never
+changes, so each step starts from the lowest tap's bottom-up output and only re-applies eq. 7 there.
 
 Inference with ``tolerance > 0`` stops refining an example once its output moves by less than
 ``tolerance`` (max-abs change of y between consecutive steps: eq. 11's fixed-point criterion);
@@ -215,16 +216,18 @@ class CBLModel(StepLossTraining, _StagedModel):
         alpha = ops.cast(alpha, h.dtype)
         return alpha * h + (1.0 - alpha) * refined
 
-    def _sweep(self, h_bottom: Any, z: Any, training: bool | None = None,
+    def _sweep(self, h_first: Any, z: Any, training: bool | None = None,
                record: dict[str, list[Any]] | None = None) -> Any:
         """One bottom-up pass from the lowest tap to the output (eq. 8); refines taps (eq. 7) when z is
-        given. ``record`` (tap name → list) receives each tapped stage's output, after eq. 7."""
-        h = h_bottom
+        given. ``h_first`` is the lowest tap's bottom-up output (:meth:`_bottom`), the same at every
+        step. ``record`` (tap name → list) receives each tapped stage's output, after eq. 7."""
+        h = h_first
         alphas = self.mixing_weights()
         tap_names = {i: name for name, i in self._tap_index.items()}
         k = 0
         for i in range(self.first_tap, len(self.stage_layers)):
-            h = self.stage_layers[i](h, training=training)
+            if i > self.first_tap:
+                h = self.stage_layers[i](h, training=training)
             if i in tap_names:
                 if z is not None:
                     h = self.blend(h, self.adapters[k](h, z), alphas[k])
@@ -236,19 +239,20 @@ class CBLModel(StepLossTraining, _StagedModel):
     def features(self, inputs: Any, training: bool = False) -> dict[str, list[Any]]:
         """Every tapped stage's output h⁽ˡ⁾ at every refinement step τ = 0…T (after eq. 7's blend),
         the context z = g(y⁽τ⁾) that refines step τ+1 (eqs. 3, 6), and the per-step outputs."""
-        h_bottom = self._bottom(inputs, training)
+        h_first = self._bottom(inputs, training)
         record: dict[str, list[Any]] = {}
-        y = self._sweep(h_bottom, None, training, record)
+        y = self._sweep(h_first, None, training, record)
         outputs, contexts = [y], []
         for _ in range(self.iterations):
             z = self.context_vector(y)
             contexts.append(z)
-            y = self._sweep(h_bottom, z, training, record)
+            y = self._sweep(h_first, z, training, record)
             outputs.append(y)
         return {**record, "context": contexts, "output": outputs}
 
     def _bottom(self, x: Any, training: bool | None = None) -> Any:
-        return self._apply_stages(x, 0, self.first_tap, training)
+        """The lowest tapped stage's bottom-up output: stages 1…first tap, computed once per input."""
+        return self._apply_stages(x, 0, self.first_tap + 1, training)
 
     def refine(self, x: Any, training: bool = False, iterations: int | None = None) -> list[Any]:
         """Per-step outputs [y⁽⁰⁾, …, y⁽ᵀ⁾] (eqs. 5–8, unrolled). At inference with ``tolerance > 0`` an
@@ -256,13 +260,13 @@ class CBLModel(StepLossTraining, _StagedModel):
         steps_to_run = self.iterations if iterations is None else check_steps("iterations", iterations)
         if not training:
             self.check_inputs(x)  # eager calls only: a traced tensor holds no values to check
-        h_bottom = self._bottom(x, training)
-        y = self._sweep(h_bottom, None, training)
+        h_first = self._bottom(x, training)
+        y = self._sweep(h_first, None, training)
         outputs = [y]
         done = None
         early_stop = self.tolerance > 0 and not training
         for _ in range(steps_to_run):
-            y_new = self._sweep(h_bottom, self.context_vector(y), training)
+            y_new = self._sweep(h_first, self.context_vector(y), training)
             if early_stop:
                 y_new, done = self._freeze_converged(y, y_new, done)
             y = y_new
@@ -278,8 +282,8 @@ class CBLModel(StepLossTraining, _StagedModel):
 
     def refine_until_converged(self, x: Any) -> tuple[Any, Any]:
         """Inference loop of eq. 11 as a ``while_loop``: returns (y, number of refinement steps run)."""
-        h_bottom = self._bottom(x, False)
-        y0 = self._sweep(h_bottom, None, False)
+        h_first = self._bottom(x, False)
+        y0 = self._sweep(h_first, None, False)
         if self.iterations == 0:
             return y0, ops.convert_to_tensor(0, "int32")
         done0 = ops.zeros(ops.shape(y0)[:1], dtype="bool")
@@ -288,7 +292,7 @@ class CBLModel(StepLossTraining, _StagedModel):
             return ops.logical_and(step < self.iterations, ops.logical_not(ops.all(done)))
 
         def body(step: Any, y: Any, done: Any) -> tuple[Any, Any, Any]:
-            y_new = self._sweep(h_bottom, self.context_vector(y), False)
+            y_new = self._sweep(h_first, self.context_vector(y), False)
             y_new = ops.where(done[:, None], y, y_new)
             if self.tolerance > 0:
                 done = ops.logical_or(done, ops.max(ops.abs(y_new - y), axis=-1) < self.tolerance)
