@@ -8,11 +8,17 @@ example) for the zoo's ResNet-18 CBL (``cbl-resnet18-imagenet``) and for CBL on 
 random weights: no download). Element-wise operations (batch norm, ReLU, adds, the blend of eq. 7)
 are not counted. Per image:
 
-* inference with T steps: stages below the lowest tap once, the stages from the lowest tap on
-  T+1 times (eqs. 5 and 8), plus T context heads and adapter sets (eqs. 6 and 7);
+* inference with T steps: the stages up to and including the lowest tap once (their input never
+  changes), the stages above the lowest tap T+1 times (eqs. 5 and 8), plus T context heads and
+  adapter sets (eqs. 6 and 7);
 * training from scratch ≈ 3 × the inference MACs (forward, gradients of activations and of weights);
 * training the feedback on a frozen body ≈ the inference MACs + one more pass for the activation
   gradients above the lowest tap (no weight gradients of the body, nothing below the lowest tap).
+
+    python benchmarks/cbl_flops.py --placements [--entry cbl-cnn-cifar10] [--size 32]
+
+prints, for each placement of the taps (every suffix of the entry's default taps), the MACs of CBL
+at T = 1…4 against its feed-forward backbone: the cost depends on the lowest tap only.
 
 Needs keras-hub for the second model (``pip install 'topdown_zoo[keras-hub]'``); it is skipped without.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -88,7 +95,7 @@ def profile(model: Any, size: int) -> dict[str, Any]:
 
 def costs(p: dict[str, Any], iterations: int) -> dict[str, float]:
     macs = [s["macs"] for s in p["stages"]]
-    below, above = sum(macs[: p["first_tap"]]), sum(macs[p["first_tap"]:])
+    below, above = sum(macs[: p["first_tap"] + 1]), sum(macs[p["first_tap"] + 1:])
     feedback = p["context_macs"] + p["adapter_macs"]
     plain = below + above
     cbl = below + (iterations + 1) * above + iterations * feedback
@@ -97,12 +104,39 @@ def costs(p: dict[str, Any], iterations: int) -> dict[str, float]:
             "train_feedback_frozen_gflops": 2 * (cbl + (iterations + 1) * above) / 1e9}
 
 
+def placements(entry: str, size: int, steps: Sequence[int] = (1, 2, 3, 4)) -> list[dict[str, Any]]:
+    """CBL / feed-forward MAC ratio at each T for every suffix of ``entry``'s default taps."""
+    default = list(tz.create(entry).taps)
+    rows = []
+    for k in range(len(default)):
+        taps = default[k:]
+        p = profile(tz.create(entry, taps=taps), size)
+        plain = costs(p, 0)["feed_forward_gmacs"]
+        rows.append({"taps": taps, **{f"T={t}": costs(p, t)["cbl_gmacs"] / plain for t in steps}})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--placements", action="store_true", help="MAC ratio per tap placement (see above)")
+    parser.add_argument("--entry", default="cbl-cnn-cifar10", help="the CBL entry of --placements")
     args = parser.parse_args()
+    if args.placements:
+        size = 32 if args.size == 224 and "cifar" in args.entry else args.size
+        rows = placements(args.entry, size)
+        if args.json:
+            print(json.dumps(rows, indent=1))
+            return
+        steps = [key for key in rows[0] if key.startswith("T=")]
+        print(f"{args.entry}, {size}x{size}: CBL MACs / feed-forward MACs (context and adapters included)")
+        print("| taps | " + " | ".join(steps) + " |")
+        print("|---|" + "---|" * len(steps))
+        for row in rows:
+            print(f"| {', '.join(row['taps'])} | " + " | ".join(f"{row[t]:.2f}×" for t in steps) + " |")
+        return
     models = {"cbl-resnet18-imagenet (zoo ResNet-18)": lambda: tz.create("cbl-resnet18-imagenet",
                                                                            iterations=args.iterations)}
     try:

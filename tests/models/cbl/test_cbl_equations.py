@@ -221,6 +221,23 @@ def test_tolerance_stops_refinement_early():
     assert np.abs(to_np(y_full) - to_np(y)).max() > 1e-7
 
 
+def test_anytime_counts_each_examples_steps_against_its_own_output_changes():
+    """refine_anytime's per-example count is the first τ with max|y⁽τ⁾−y⁽τ⁻¹⁾| < tolerance (eq. 11),
+    else T — recomputed here from the unrolled steps."""
+    model = energise(tiny_cbl(iterations=4))
+    x, _ = batch(8)
+    steps = [to_np(y) for y in model.refine(x)]
+    changes = np.stack([np.abs(b - a).max(-1) for a, b in zip(steps, steps[1:])], axis=1)  # (n, T)
+    model.tolerance = float(np.median(changes[:, 0]))  # about half the batch stops after one step
+    below = changes < model.tolerance
+    expected = np.where(below.any(1), below.argmax(1) + 1, 4)
+    y, batch_steps, counts = model.refine_anytime(x)
+    np.testing.assert_array_equal(to_np(counts), expected)
+    assert int(batch_steps) == expected.max()
+    assert 1 <= expected.min() < expected.max()  # the tolerance splits the batch
+    np.testing.assert_allclose(to_np(y), np.stack([steps[c][i] for i, c in enumerate(expected)]), atol=1e-5)
+
+
 def test_per_example_convergence_does_not_depend_on_the_batch():
     model = energise(tiny_cbl(iterations=4))
     x, _ = batch(6)

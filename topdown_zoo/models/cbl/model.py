@@ -282,24 +282,38 @@ class CBLModel(StepLossTraining, _StagedModel):
 
     def refine_until_converged(self, x: Any) -> tuple[Any, Any]:
         """Inference loop of eq. 11 as a ``while_loop``: returns (y, number of refinement steps run)."""
+        y, step, _ = self.refine_anytime(x)
+        return y, step
+
+    def refine_anytime(self, x: Any) -> tuple[Any, Any, Any]:
+        """Anytime inference (eq. 11): refine each example until max|y⁽τ⁺¹⁾−y⁽τ⁾| < ``tolerance`` or T steps.
+
+        Returns (y, refinement steps the batch ran, refinement steps each example ran): an example
+        that converges at step τ counts τ steps (the step whose change fell below the tolerance
+        included) and its output is frozen from then on; the loop exits once every example has
+        converged, so the batch's count is the largest per-example count.
+        """
         h_first = self._bottom(x, False)
         y0 = self._sweep(h_first, None, False)
+        counts0 = ops.zeros(ops.shape(y0)[:1], dtype="int32")
         if self.iterations == 0:
-            return y0, ops.convert_to_tensor(0, "int32")
+            return y0, ops.convert_to_tensor(0, "int32"), counts0
         done0 = ops.zeros(ops.shape(y0)[:1], dtype="bool")
 
-        def cond(step: Any, y: Any, done: Any) -> Any:
+        def cond(step: Any, y: Any, done: Any, counts: Any) -> Any:
             return ops.logical_and(step < self.iterations, ops.logical_not(ops.all(done)))
 
-        def body(step: Any, y: Any, done: Any) -> tuple[Any, Any, Any]:
+        def body(step: Any, y: Any, done: Any, counts: Any) -> tuple[Any, Any, Any, Any]:
             y_new = self._sweep(h_first, self.context_vector(y), False)
             y_new = ops.where(done[:, None], y, y_new)
+            counts = counts + ops.cast(ops.logical_not(done), "int32")
             if self.tolerance > 0:
                 done = ops.logical_or(done, ops.max(ops.abs(y_new - y), axis=-1) < self.tolerance)
-            return step + 1, y_new, done
+            return step + 1, y_new, done, counts
 
-        step, y, _ = ops.while_loop(cond, body, (ops.convert_to_tensor(0, "int32"), y0, done0))
-        return y, step
+        start = (ops.convert_to_tensor(0, "int32"), y0, done0, counts0)
+        step, y, _, counts = ops.while_loop(cond, body, start)
+        return y, step, counts
 
     def call(self, x: Any, training: bool | None = None) -> Any:
         if training:
