@@ -139,6 +139,22 @@ def test_package_writes_the_hub_layout_and_round_trips(packaged):
     assert not np.allclose(outputs[0], outputs[1])  # the seeds really differ
 
 
+def test_a_run_history_ships_as_curves_shown_in_the_card(tmp_path):
+    """package(history=...) copies the run's history.csv, draws curves.png from it, lists both in
+    SHA256SUMS and shows the picture in the card (issue 13: each card's curve shows the plateau)."""
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,loss,val_loss\n0,2.0,2.1\n1,1.0,1.2\n2,0.9,1.1\n")
+    folder = hub.package(_model(0), tmp_path / "folder", metrics=METRICS, history=history)
+    manifest = hub.verify(folder)
+    assert {"history.csv", "curves.png"} <= set(manifest)
+    assert (folder / "history.csv").read_text() == history.read_text()
+    assert (folder / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    card = (folder / "README.md").read_text()
+    assert "## Training curves" in card and "![training curves](curves.png)" in card
+    plain = hub.package(_model(0), tmp_path / "plain", metrics=METRICS)
+    assert not (plain / "curves.png").exists() and "## Training curves" not in (plain / "README.md").read_text()
+
+
 def test_metadata_records_the_backend_and_imports_no_tensorflow(monkeypatch, packaged):
     import keras
 

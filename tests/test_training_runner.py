@@ -35,6 +35,8 @@ def test_smoke_run_on_mnist5k_lowers_the_loss_and_writes_a_complete_run_dir(tmp_
     import topdown_zoo as tz
 
     packaged = tz.load("cbl-cnn-mnist5k", weights=run / "hub")
+    assert (run / "hub" / "history.csv").read_text() == (run / "history.csv").read_text()  # the card's curves
+    assert "![training curves](curves.png)" in (run / "hub" / "README.md").read_text()
     x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     np.testing.assert_array_equal(np.asarray(packaged(x)), np.asarray(model(x)))
 

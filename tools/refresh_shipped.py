@@ -24,7 +24,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-STANDARD = {"README.md", "SHA256SUMS", "config.json", "metadata.json", "metrics.json", "model.weights.h5", "recipe.yaml"}
+STANDARD = {"README.md", "SHA256SUMS", "config.json", "metadata.json", "metrics.json", "model.weights.h5", "recipe.yaml",
+            "history.csv", "curves.png"}
 
 
 def refresh(name: str, plots: bool = False) -> None:
@@ -45,7 +46,8 @@ def refresh(name: str, plots: bool = False) -> None:
         from topdown_zoo.plots import load_examples
 
         examples = load_examples(tz.get_spec(name), recipe=recipe)
-    hub.package(model, staged, metrics=metrics, recipe=recipe, spec_name=name, plots=examples)
+    history = folder / "history.csv" if (folder / "history.csv").is_file() else None
+    hub.package(model, staged, metrics=metrics, recipe=recipe, spec_name=name, plots=examples, history=history)
     try:
         for extra in sorted(p for p in folder.iterdir() if p.name not in STANDARD and p.name != "plots"):
             shutil.copy2(extra, staged / extra.name)

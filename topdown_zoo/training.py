@@ -39,6 +39,7 @@ import yaml
 
 from topdown_zoo import atomic
 from topdown_zoo.errors import DatasetError, HubError, RecipeError, TrainingError
+from topdown_zoo.plots.curves import plot_history
 from topdown_zoo.registry import get_spec
 
 BACKUP = "backup"
@@ -176,39 +177,6 @@ def make_strategy(name: str) -> Any:
     return tf.distribute.TPUStrategy(resolver)
 
 
-def plot_history(csv_path: Path, out_path: Path) -> None:
-    """Loss and metric curves (train and validation) from the CSV log."""
-    import csv
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with open(csv_path) as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
-        return
-    keys = [k for k in rows[0] if k not in ("epoch", "learning_rate") and not k.startswith("val_")]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
-    epochs = [int(r["epoch"]) + 1 for r in rows]
-    for ax, key in zip(axes[0], keys):
-        ax.plot(epochs, [float(r[key]) for r in rows], label=f"train {key}")
-        if f"val_{key}" in rows[0]:
-            ax.plot(epochs, [float(r[f"val_{key}"]) for r in rows], label=f"validation {key}")
-        ax.set_xlabel("epoch")
-        ax.set_title(key)
-        ax.legend()
-    fig.tight_layout()
-    tmp = atomic.sibling(out_path)
-    try:
-        fig.savefig(tmp, dpi=100, format="png")
-        atomic.commit(tmp, out_path)
-    finally:
-        plt.close(fig)
-        atomic.remove(tmp)
-
-
 # ---------------------------------------------------------------------------- the runner
 def train(recipe: dict, out_dir: str | Path | None = None, *, smoke: bool = False, hub_dir: str | Path | None = None,
           verbose: int | str = "auto", force: bool = False) -> dict:
@@ -324,9 +292,10 @@ def _run(recipe: dict, spec: Any, run_dir: Path, state: tuple[dict, list] | None
         atomic.write_text(run_dir / "recipe.yaml", yaml.safe_dump(recipe, sort_keys=False))
         # a full run's hub folder shows the model's pictures (docs/pictures.md); a smoke run's does not
         examples = None if smoke else _plot_examples(spec, recipe)
-        _package(model, run_dir / "hub", metrics, recipe, examples)
+        history = run_dir / "history.csv" if (run_dir / "history.csv").is_file() else None
+        _package(model, run_dir / "hub", metrics, recipe, examples, history)
         if hub_target is not None:
-            _package(model, hub_target, metrics, recipe, examples)
+            _package(model, hub_target, metrics, recipe, examples, history)
         _finish(backup)
         return metrics
     finally:
@@ -615,8 +584,9 @@ def _plot_examples(spec: Any, recipe: dict) -> Any:
     return load_examples(spec, recipe=recipe)
 
 
-def _package(model: Any, out: Path, metrics: dict, recipe: dict, plots: Any = None) -> None:
+def _package(model: Any, out: Path, metrics: dict, recipe: dict, plots: Any = None,
+             history: Path | None = None) -> None:
     """Package into ``out``, replacing it atomically (the caller checked that it may)."""
     from topdown_zoo import hub
 
-    hub.package(model, out, metrics=metrics, recipe=recipe, overwrite=True, plots=plots)
+    hub.package(model, out, metrics=metrics, recipe=recipe, overwrite=True, plots=plots, history=history)

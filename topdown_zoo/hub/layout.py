@@ -8,6 +8,8 @@ METADATA = "metadata.json"
 METRICS = "metrics.json"
 CARD = "README.md"
 RECIPE = "recipe.yaml"
+HISTORY = "history.csv"  # per-epoch training log (optional)
+CURVES = "curves.png"  # drawn from it
 FORMAT = "topdown_zoo-hub"
 FORMAT_VERSION = 2
 # format 2: config.json is Keras's own serialization (keras.saving.load_model reads the folder) and the

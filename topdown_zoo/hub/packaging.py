@@ -14,8 +14,10 @@ from topdown_zoo.errors import HubError
 from topdown_zoo.hub.layout import (
     CARD,
     CONFIG,
+    CURVES,
     FORMAT,
     FORMAT_VERSION,
+    HISTORY,
     METADATA,
     METRICS,
     RECIPE,
@@ -82,7 +84,8 @@ def _model_from_run_dir(run_dir: Path) -> tuple[keras.Model, dict[str, Any] | No
 
 def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
             metrics: Mapping[str, Any] | None = None, recipe: Mapping[str, Any] | None = None,
-            spec_name: str | None = None, overwrite: bool = False, plots: Any = None) -> Path:
+            spec_name: str | None = None, overwrite: bool = False, plots: Any = None,
+            history: str | Path | None = None) -> Path:
     """Write ``model_or_run_dir`` as a publishable hub folder at ``out_dir``; returns its path.
 
     Args:
@@ -101,6 +104,8 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
             until the new one is complete).
         plots: ``(x, y)`` test examples (:func:`topdown_zoo.plots.load_examples`): the model's
             pictures are drawn into ``plots/`` (listed in ``SHA256SUMS``) and shown in the card.
+        history: the training run's per-epoch ``history.csv``: copied into the folder, drawn as
+            ``curves.png`` and shown in the card (default for a run directory: its own).
     """
     from topdown_zoo import model_card
     from topdown_zoo.data.class_names import spec_class_names
@@ -108,6 +113,8 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
 
     if isinstance(model_or_run_dir, (str, Path)):
         model, run_recipe, run_metrics = _model_from_run_dir(Path(model_or_run_dir))
+        own_history = Path(model_or_run_dir) / HISTORY
+        history = history if history is not None or not own_history.is_file() else own_history
         recipe = recipe if recipe is not None else run_recipe
         metrics = metrics if metrics is not None else run_metrics
     else:
@@ -171,8 +178,16 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
             from topdown_zoo.plots import write_plots
 
             pictures = [p.relative_to(tmp).as_posix() for p in write_plots(model, plots, tmp / "plots")]
+        curves = None
+        if history is not None:
+            from topdown_zoo.plots.curves import plot_history
+
+            (tmp / HISTORY).write_bytes(Path(history).read_bytes())
+            plot_history(tmp / HISTORY, tmp / CURVES)
+            curves = CURVES
         card = model_card.render(spec=spec, metrics=metrics, recipe=recipe, metadata=metadata,
-                                 overrides=overrides, repo_id=spec.hf_repo_id if spec else None, pictures=pictures)
+                                 overrides=overrides, repo_id=spec.hf_repo_id if spec else None, pictures=pictures,
+                                 curves=curves)
         (tmp / CARD).write_text(card)
         write_manifest(tmp)
         atomic.fault_point("package")
