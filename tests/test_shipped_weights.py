@@ -19,7 +19,8 @@ def test_the_zoo_ships_the_weights_its_issues_promise():
     shipped = set(tz.list_models(pretrained=True))
     assert {"standard-cnn-mnist5k", "cbl-cnn-mnist5k", "butd-multimnist5k", "blt-digitdebris-mnist5k",
             "bl-digitdebris-mnist5k", "ff-digitdebris-mnist5k", "gncn-t1-mnist5k", "gncn-t1-sigma-mnist5k",
-            "gncn-pdh-mnist5k", "conv-ngc-natural32", "conv-ae-natural32", "conv-dae-natural32"} <= shipped
+            "gncn-pdh-mnist5k", "conv-ngc-natural32", "conv-ae-natural32", "conv-dae-natural32",
+            "cbl-cnn-digitdebris-mnist5k"} <= shipped
     assert shipped == {p.name for p in shipped_hub_dir().iterdir() if (p / "SHA256SUMS").is_file()}
 
 

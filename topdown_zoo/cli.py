@@ -1,4 +1,4 @@
-"""``topdown-zoo``: list, inspect, train, evaluate, predict, export and publish zoo models.
+"""``topdown-zoo``: list, inspect, train, evaluate, predict, test the robustness of, export and publish zoo models.
 
 Bad input (unknown name, bad option, recipe key or value, wrong input shape or dtype, missing
 weights) prints one line ``error: ...`` on stderr and exits with status 2. With ``--json``,
@@ -320,6 +320,26 @@ def _to_numpy(values: dict[str, Any]) -> dict[str, Any]:
     return {name: keras.ops.convert_to_numpy(value) for name, value in values.items()}
 
 
+# ---------------------------------------------------------------------------------------- robustness
+def _cmd_robustness(args: argparse.Namespace) -> int:
+    from topdown_zoo import robustness
+    from topdown_zoo.registry import get_spec
+
+    get_spec(args.name)  # an unknown name fails before anything is loaded
+    names = robustness.check_corruptions(args.corruptions)
+    levels = robustness.parse_levels(args.levels, names)
+    model = _load_for_cli(args.name, args.weights, False)
+    result = robustness.measure(model, names, levels, examples=args.examples, seed=args.seed)
+    paths = robustness.write_report(result, args.out) if args.out else []
+    if args.json:
+        _emit_json(args, result)
+    else:
+        _emit(args, robustness.markdown(result))
+    if paths:
+        print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------- demo / export / publish
 def _cmd_demo(args: argparse.Namespace) -> int:
     from topdown_zoo.demo import run_demo
@@ -451,6 +471,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"examples per model call (default {PREDICT_BATCH})")
     p.add_argument("--weights", help="a hub folder or .weights.h5 file instead of the published weights")
     p.set_defaults(func=_cmd_predict, needs=_KERAS)
+
+    p = sub.add_parser("robustness", help="a classifier's accuracy per refinement step against corruption level "
+                       "(occlusion, Gaussian noise, digit debris)")
+    p.add_argument("name")
+    p.add_argument("--corruptions", nargs="+", metavar="NAME", help="occlusion, noise, debris (default: all)")
+    p.add_argument("--levels", action="append", default=[], metavar="CORRUPTION=V1,V2,...",
+                   help="levels of one corruption, e.g. noise=0,0.2,0.4 (repeatable; default: a few per corruption)")
+    p.add_argument("--examples", type=_positive_int, default=1000, help="test examples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the example draw and of the corruptions")
+    p.add_argument("--out", metavar="DIR", help="also write robustness_NAME.json, .md and .png into DIR")
+    p.add_argument("--weights", help="a hub folder or .weights.h5 file instead of the published weights")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=_cmd_robustness, needs=_KERAS_AND_DATA)
 
     p = sub.add_parser("demo", help="load a pretrained model and show its refinement on held-out digits (offline)")
     p.add_argument("name", nargs="?", default="cbl-cnn-mnist5k")

@@ -5,6 +5,7 @@ measured by this project. Our measured numbers live in each model's ``hub/<name>
 """
 from typing import Any
 
+from topdown_zoo.data.digit_debris import PREPROCESSING as DEBRIS_PREP
 from topdown_zoo.data.mnist5k import PREPROCESSING as MNIST5K_PREP
 from topdown_zoo.data.tfds_benchmarks import CIFAR10_PREPROCESSING, IMAGENET_PREPROCESSING, SPEECH_PREPROCESSING
 from topdown_zoo.registry import ModelSpec
@@ -64,6 +65,15 @@ PRESETS = [
     *_pair("mnist5k (5,000 real MNIST digits, offline)", "mnist5k", (28, 28, 1), "standard_cnn", _SMALL_CNN,
            MNIST5K_PREP, ff_name="standard-cnn-mnist5k", what="StandardCNN (half width)", weights="hub",
            input_range=(0.0, 1.0)),
+    # CBL where context should matter (issue 13): the same network and recipe as cbl-cnn-mnist5k, trained on digit
+    # debris (Spoerer et al. 2017) over mnist5k; its feed-forward twin is standard-cnn-mnist5k trained on the same data
+    # (tools/measure_cbl_gain.py --task digit_debris).
+    ModelSpec(name="cbl-cnn-digitdebris-mnist5k", family="cbl", builder=_CBL, recipe="cbl-cnn-digitdebris-mnist5k.yaml",
+              config={"backbone": "standard_cnn", "backbone_config": _SMALL_CNN, **_CBL_DEFAULTS},
+              input_shape=(28, 28, 1), dataset="digit_debris_mnist5k", preprocessing=DEBRIS_PREP, evaluator=_EVAL,
+              paper=PAPER, weights="hub", input_range=(0.0, 1.0),
+              description="StandardCNN (half width) with Contextual Backpropagation Loops (T=2, gating adapters) on "
+                          "digit debris over mnist5k"),
     # feedback on a pretrained body (issue 14): keras-hub's ImageNet ResNet-18, frozen; only adapters, context
     # head and classifier are trained. No weights are published yet: they are made by the recipe named here.
     ModelSpec(name="cbl-resnet18-imagenet-feedback", family="cbl", builder=_FEEDBACK, recipe=_FEEDBACK_RECIPE,
