@@ -1,8 +1,15 @@
 """Image and density metrics of the predictive-coding papers.
 
-* ``mse_255``, ``psnr_255``, ``ssim_255``: Conv-NGC appendix eqs. 4–6 on the [0, 255] scale
-  (per channel, then averaged over channels and images; SSIM through scikit-image with
-  ``data_range=255``).
+* ``mse_255``, ``psnr_255``: Conv-NGC appendix eqs. 4 and 6 on the [0, 255] scale (per channel,
+  then averaged over channels and images).
+* ``ssim_global_eq5``: Conv-NGC appendix eq. 5, a *global* statistic per image: one mean, variance
+  and covariance over all the image's pixels (every channel), ``C₁ = (0.01 Q)²``, ``C₂ = (0.03 Q)²``
+  with ``Q = 255``; averaged over images.
+* ``ssim_windowed``: scikit-image's windowed SSIM (7×7 uniform windows, data_range 255, channels
+  as ``channel_axis``), the usual SSIM of the image-quality literature. It is **not** eq. 5: on a
+  smooth image the two differ widely (tests/models/ngc/test_metrics_image.py). ``ssim_255`` is its
+  former name.
+* ``image_scores``: all four for one set of outputs, under one key prefix.
 * ``bce``: GNCN reconstruction BCE in nats, summed over pixels, averaged over images.
 * ``masked_mse``: GNCN M-MSE, ``Σ_d ((x̂ − x)(1 − m))²`` per image (m = 1 on observed pixels).
 * ``log_px_monte_carlo``: ``log p(x) ≈ log (1/N) Σ_n p(x | z_n)`` with ``z_n`` from the prior,
@@ -37,8 +44,31 @@ def psnr_255(x: ArrayLike, x_hat: ArrayLike) -> float:
     return float(np.mean(20.0 * np.log10(255.0 / np.maximum(rmse, 1e-8))))
 
 
-def ssim_255(x: ArrayLike, x_hat: ArrayLike) -> float:
-    """Eq. 5 (scikit-image's windowed SSIM, data_range 255, per image; channels as channel_axis)."""
+#: eq. 5's dynamic range Q = 2^bpc − 1 for 8-bit pixels, and its constants (0.01 Q)², (0.03 Q)²
+Q = 255.0
+C1, C2 = (0.01 * Q) ** 2, (0.03 * Q) ** 2
+
+
+def ssim_global_eq5_per_image(x: ArrayLike, x_hat: ArrayLike) -> np.ndarray:
+    """Eq. 5 per image (inputs in [0, 1], first axis = images): ``(2 μ_x μ_y + C₁)(2 σ_xy + C₂) /
+    ((μ_x² + μ_y² + C₁)(σ_x² + σ_y² + C₂))`` with the means, (population) variances and
+    covariance taken over all pixels and channels of the image on the [0, 255] scale."""
+    a, b = _to255(x), _to255(x_hat)
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    mu_a, mu_b = a.mean(axis=1), b.mean(axis=1)
+    da, db = a - mu_a[:, None], b - mu_b[:, None]
+    var_a, var_b, cov = (da * da).mean(axis=1), (db * db).mean(axis=1), (da * db).mean(axis=1)
+    return ((2 * mu_a * mu_b + C1) * (2 * cov + C2)) / ((mu_a ** 2 + mu_b ** 2 + C1) * (var_a + var_b + C2))
+
+
+def ssim_global_eq5(x: ArrayLike, x_hat: ArrayLike) -> float:
+    """Eq. 5 (:func:`ssim_global_eq5_per_image`) averaged over images."""
+    return float(np.mean(ssim_global_eq5_per_image(x, x_hat)))
+
+
+def ssim_windowed(x: ArrayLike, x_hat: ArrayLike) -> float:
+    """scikit-image's windowed SSIM (7×7 windows, data_range 255; channels as channel_axis),
+    averaged over images. Not the paper's eq. 5 (that is :func:`ssim_global_eq5`)."""
     from skimage.metrics import structural_similarity
 
     a, b = _to255(x), _to255(x_hat)
@@ -49,6 +79,16 @@ def ssim_255(x: ArrayLike, x_hat: ArrayLike) -> float:
         else:
             scores.append(structural_similarity(np.squeeze(xi), np.squeeze(yi), data_range=255.0))
     return float(np.mean(scores))
+
+
+ssim_255 = ssim_windowed  # the former name (it was labelled eq. 5, which it is not)
+
+
+def image_scores(x: ArrayLike, x_hat: ArrayLike, prefix: str = "") -> dict[str, float]:
+    """``{prefix}mse``, ``{prefix}psnr`` (eqs. 4, 6), ``{prefix}ssim_global_eq5`` (eq. 5) and
+    ``{prefix}ssim_windowed`` (scikit-image) of ``x_hat`` against ``x``."""
+    return {f"{prefix}mse": mse_255(x, x_hat), f"{prefix}psnr": psnr_255(x, x_hat),
+            f"{prefix}ssim_global_eq5": ssim_global_eq5(x, x_hat), f"{prefix}ssim_windowed": ssim_windowed(x, x_hat)}
 
 
 def bce(x: ArrayLike, x_hat: ArrayLike) -> float:

@@ -59,13 +59,15 @@ def test_image_evaluator_reports_contract_keys_and_identity_is_perfect():
             return x
 
     out = evaluate_image(Identity(), spec, smoke=True)
-    for key in ("mse", "ssim", "psnr", "ood_psnr", "denoise_psnr"):
-        assert key in out
-    assert out["mse"] == 0 and out["ssim"] == pytest.approx(1.0)
+    for prefix in ("", "ood_", "denoise_", "noisy_"):
+        for key in ("mse", "psnr", "ssim_global_eq5", "ssim_windowed"):
+            assert prefix + key in out
+    assert "ssim" not in out  # each SSIM is named for what it is
+    assert out["mse"] == 0 and out["ssim_windowed"] == pytest.approx(1.0) and out["ssim_global_eq5"] == pytest.approx(1.0)
     assert out["denoise_psnr"] == pytest.approx(out["noisy_psnr"])  # identity does not denoise
     model = tz.create("conv-ngc-natural32", iterations=3)
     out = evaluate_image(model, spec, smoke=True)
-    assert np.isfinite([out["mse"], out["ood_psnr"], out["denoise_psnr"]]).all()
+    assert np.isfinite([out["mse"], out["ood_psnr"], out["denoise_psnr"], out["denoise_clamp_first_psnr"]]).all()
 
 
 def test_evaluator_names_a_diverged_output():

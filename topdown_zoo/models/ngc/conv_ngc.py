@@ -20,8 +20,9 @@ output is a deterministic function of the input and exports with a parity check.
 ``init_noise="always"`` samples at inference too (the paper does not say which it does). The
 samples come from ``keras.random`` with the model's ``SeedGenerator`` (its state is a model
 variable, so the stateless JAX step advances it too).
-Clamping: ``clamp="all"`` keeps z⁰ = x (reconstruction, training); ``clamp="first"`` sets z⁰ = x
-only at step 1 and lets z⁰ evolve by eq. 2 with ``d⁰ = −e⁰`` (the paper's denoising protocol).
+Clamping: ``clamp="all"`` keeps z⁰ = x (reconstruction, training, and :meth:`ConvNGC.denoise`:
+ours, see its docstring); ``clamp="first"`` sets z⁰ = x only at step 1 and lets z⁰ evolve by eq. 2
+with ``d⁰ = −e⁰`` (the paper's denoising protocol, :meth:`ConvNGC.denoise_clamp_first`).
 The output is z̄⁰ after T = ``iterations`` steps.
 
 Learning (section 3.2): ``ΔWˡ = eˡ⁻¹ *₁ Dilate(φ(zˡ), s)`` (``learning.ngc_hebbian.conv_delta_kernel``),
@@ -257,7 +258,17 @@ class ConvNGC(RuleTraining, ZooModel):
         return self.settle(x, iterations=iterations, clamp=clamp)["predictions"][0]
 
     def denoise(self, x_noisy: Any, iterations: int | None = None) -> Any:
-        """The paper's denoising: z⁰ clamped to the noisy image only at step 1."""
+        """Denoising as measured here (ours): settle T steps with z⁰ clamped to the noisy image and
+        read the prediction z̄⁰. The model cannot reproduce pixel noise within T steps, so z̄⁰ is
+        cleaner than its input (docs/conv-ngc.md). The paper's protocol is
+        :meth:`denoise_clamp_first`."""
+        return self.reconstruct(x_noisy, clamp="all", iterations=iterations)
+
+    def denoise_clamp_first(self, x_noisy: Any, iterations: int | None = None) -> Any:
+        """The paper's denoising protocol (appendix B): z⁰ clamped to the noisy image only at
+        step 1, then free under eq. 2 (``d⁰ = −e⁰``); z̄⁰ after T steps. z⁰ is pulled towards the
+        first, uninformed prediction while the upper states adapt, which on natural32 loses to
+        the noisy input itself (docs/conv-ngc.md)."""
         return self.reconstruct(x_noisy, clamp="first", iterations=iterations)
 
     # ------------------------------------------------------------------ meaning
