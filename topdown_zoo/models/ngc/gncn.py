@@ -16,9 +16,11 @@ steps 3–4, all layers in parallel from the previous step's error neurons):
 
 States start at zero (step 1). After T = ``iterations`` steps the local rules of
 :mod:`topdown_zoo.learning.ngc_hebbian` give ΔW (eqs. 17–18), ΔE (eq. 19) and ΔΣ (eq. 8);
-:meth:`GNCN.local_updates` hands ``−Δ`` to the compiled optimizer (Adam in the recipes) through
+:meth:`GNCN.local_updates` hands ``−Δ`` to the compiled optimizer (plain SGD in the recipes, the
+paper's optimizer: the step is exactly ``η Δ``, so eq. 19's λ scales the E step) through
 :class:`~topdown_zoo.learning.trainer.RuleTraining` and :meth:`GNCN.after_update` re-projects W's
-columns (rows here: one upper unit's weights) to unit norm. Nothing is differentiated.
+columns (rows here: one upper unit's weights) to unit norm after every update, as the paper's
+training setup does. Nothing is differentiated.
 
 With tied E, φ = identity, no lateral matrix, the update is exact gradient descent on the total
 discrepancy returned by :meth:`GNCN.energy` (eq. 6 negated, plus the leak's Gaussian prior
