@@ -36,4 +36,7 @@ def test_evaluate_reproduces_the_shipped_metrics(name, capsys, monkeypatch):
 
     assert set(shipped) <= set(measured)
     for key, value in shipped.items():
-        assert measured[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+        # log p(x) is a Monte-Carlo estimate under a 65-component GMM fitted by EM: its last digits follow
+        # the BLAS thread count of the fit (measured: 0.002 nats of -128.2 between 1 and 2 threads)
+        rel = 1e-4 if key.endswith("log_px") else 1e-5
+        assert measured[key] == pytest.approx(value, rel=rel, abs=1e-6), key

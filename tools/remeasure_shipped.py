@@ -6,7 +6,8 @@ For each registry NAME: load ``hub/NAME`` (verifying its SHA-256 manifest), eval
 as ``topdown-zoo evaluate NAME --json`` does (the entry's recipe ``evaluate`` and ``data``
 options), and rewrite the folder with the same weights, the recorded recipe, the new numbers in
 ``metrics.json`` (the training run's ``_run`` record kept, ``_remeasured`` added), a regenerated
-model card and manifest. The folder is rebuilt beside the old one and swapped in at the end.
+model card, pictures, training curves and manifest (other files of the folder are copied as they are).
+The folder is rebuilt beside the old one and swapped in at the end; run ``tools/pin_hub.py`` after.
 
 Use it when a change to inference (not to training) moves a shipped entry's numbers, e.g.
 Conv-NGC's deterministic initial states (CHANGELOG, 0.1.0).
@@ -40,14 +41,24 @@ def remeasure(name: str, dry_run: bool = False) -> dict:
         print(f"{name}  {key:>14}: {old.get(key, float('nan')):.6g} -> {measured[key]:.6g}")
     if dry_run:
         return metrics
-    staged = folder.with_name(f".{name}.remeasured")
-    shutil.rmtree(staged, ignore_errors=True)
-    hub.package(model, staged, metrics=metrics, recipe=recipe, spec_name=name)
-    backup = folder.with_name(f".{name}.old")
-    shutil.rmtree(backup, ignore_errors=True)
-    folder.rename(backup)
-    staged.rename(folder)
-    shutil.rmtree(backup)
+    from topdown_zoo import atomic
+
+    examples = None
+    if (folder / "plots").is_dir():  # keep the folder's pictures, drawn anew
+        from topdown_zoo.plots import load_examples
+
+        examples = load_examples(spec, recipe=recipe)
+    history = folder / "history.csv" if (folder / "history.csv").is_file() else None
+    staged = atomic.sibling(folder, "remeasure")
+    try:
+        hub.package(model, staged, metrics=metrics, recipe=recipe, spec_name=name, plots=examples, history=history)
+        made = {p.name for p in staged.iterdir()}
+        for extra in sorted(p for p in folder.iterdir() if p.name not in made):  # e.g. BU-TD's subnetworks.*
+            shutil.copy2(extra, staged / extra.name)
+        hub.write_manifest(staged)
+        atomic.commit(staged, folder)
+    finally:
+        atomic.remove(staged)
     return metrics
 
 
