@@ -48,7 +48,7 @@ def test_registry_entries_and_evaluator_report_steps_and_levels():
     import topdown_zoo as tz
     from topdown_zoo.registry import get_spec
 
-    names = tz.list_models("*digitdebris*")
+    names = tz.list_models("*digitdebris*", family="convrnn")  # CBL has one too (cbl-cnn-digitdebris-mnist5k)
     assert names == ["bl-digitdebris-mnist5k", "blt-digitdebris-mnist5k", "ff-digitdebris-mnist5k"]
     models = {n: tz.create(n) for n in names}
     params = {n: m.count_params() for n, m in models.items()}
