@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -193,17 +192,21 @@ def _paper(label: str, keys: tuple[str, ...], table: str) -> str:
     return " / ".join(_f(p.get(k), 2 if "ssim" not in k else 4) for k in keys) if p else "—"
 
 
+def _score_rows(results: dict, prefix: str, paper_table: str) -> list[str]:
+    """One table row per model: its ``prefix`` scores at σ = 0.1, then the paper's MSE / PSNR / SSIM."""
+    keys = tuple(prefix + k for k in ("mse", "psnr", "ssim"))
+    return [f"| {LABELS[name]} | " + " | ".join(_scores(m["sigma_0.1"], prefix)) + " | "
+            + _paper(LABELS[name], keys, paper_table) + " |" for name, m in results.items()]
+
+
 def render(results: dict, facts: dict, quick: bool) -> str:
     head = "| model | MSE | PSNR (dB) | SSIM global (eq. 5) | SSIM windowed (skimage)"
     rule = "|---|---|---|---|---|"
-    lines = [BEGIN, "", f"Measured by `{COMMAND}`{' --quick (smoke run: meaningless numbers)' if quick else ''}; "
+    lines = ["", f"Measured by `{COMMAND}`{' --quick (smoke run: meaningless numbers)' if quick else ''}; "
              "test split of natural32 (600 patches), [0, 255] scale; one seed (0) per model.", "",
              "**Reconstruction** (the clean test image in, the model's output compared with it)", "",
              head + " | the paper's, on CIFAR-10: MSE / PSNR / SSIM |", rule + "---|"]
-    for name, m in results.items():
-        label = LABELS[name]
-        lines.append(f"| {label} | " + " | ".join(_scores(m["sigma_0.1"], "")) + " | "
-                     + _paper(label, ("mse", "psnr", "ssim"), "cifar10") + " |")
+    lines += _score_rows(results, "", "cifar10")
     if "settled_T60" in results.get(MODELS[0], {}):
         lines.append("| Conv-NGC, settled T = 60 at test (trained with T = 30) | "
                      + " | ".join(_scores(results[MODELS[0]]["settled_T60"], "")) + " | — |")
@@ -241,10 +244,7 @@ def render(results: dict, facts: dict, quick: bool) -> str:
     lines += ["", "**Out-of-distribution reconstruction** (ours: patches of two photographs never trained on, "
               "coffee and immunohistochemistry; the paper's: trained on SVHN, tested on CIFAR-10)", "",
               head + " | the paper's, SVHN → CIFAR-10: MSE / PSNR / SSIM |", rule + "---|"]
-    for name, m in results.items():
-        label = LABELS[name]
-        lines.append(f"| {label} | " + " | ".join(_scores(m["sigma_0.1"], "ood_")) + " | "
-                     + _paper(label, ("ood_mse", "ood_psnr", "ood_ssim"), "svhn_to_cifar10") + " |")
+    lines += _score_rows(results, "ood_", "svhn_to_cifar10")
     ngc = results.get(MODELS[0], {})
     if "trajectory" in ngc:
         tr = ngc["trajectory"]
@@ -271,27 +271,23 @@ def render(results: dict, facts: dict, quick: bool) -> str:
         lines.append(f"| {LABELS[name]} | {f.get('epochs')} | {f.get('batch_size')} | "
                      f"{json.dumps(f.get('overrides') or {})} | {f.get('train_seconds')} | "
                      f"{_f(f.get('final_val_loss'), 6)} | {drop_text} |")
-    lines += ["", END]
+    lines += [""]
     return "\n".join(lines)
 
 
 def write_doc(path: Path, table: str) -> None:
     """Put ``table`` between the markers of ``path`` (created with a title when missing)."""
-    text = path.read_text() if path.is_file() else "# Conv-NGC beside Conv-AE and Conv-DAE\n\n" + BEGIN + "\n" + END + "\n"
-    if BEGIN not in text or END not in text:
-        text = text.rstrip("\n") + "\n\n" + BEGIN + "\n" + END + "\n"
-    before, rest = text.split(BEGIN, 1)
-    after = rest.split(END, 1)[1]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(before + table + after)
+    from topdown_zoo.atomic import write_marked_block
+
+    write_marked_block(path, BEGIN, END, table, new_page="# Conv-NGC beside Conv-AE and Conv-DAE\n")
 
 
 def ship(name: str, run_dir: Path, model: Any, run: dict) -> None:
     """Package the run as ``hub/name``: the evaluator's numbers (as ``topdown-zoo evaluate`` gives
-    them), the entry's pictures, and the run's ``curves.png`` / ``history.csv`` at the top."""
+    them), the entry's pictures, and the run's training curves (``history.csv``, drawn as ``curves.png``)."""
     import yaml
 
-    from topdown_zoo import atomic, hub
+    from topdown_zoo import hub
     from topdown_zoo.evaluation import evaluate_entry
     from topdown_zoo.paths import shipped_hub_dir
     from topdown_zoo.plots import load_examples
@@ -302,17 +298,9 @@ def ship(name: str, run_dir: Path, model: Any, run: dict) -> None:
     metrics = {**evaluate_entry(model, spec, recipe=recipe), "_run": run["_run"],
                "_measured_by": f"{COMMAND} --ship"}
     target = shipped_hub_dir() / name
-    staged = atomic.sibling(target, "compare")
-    try:
-        hub.package(model, staged, metrics=metrics, recipe=recipe, spec_name=name,
-                    plots=load_examples(spec, recipe=recipe))
-        for extra in ("curves.png", "history.csv"):
-            if (run_dir / extra).is_file():
-                shutil.copy2(run_dir / extra, staged / extra)
-        hub.write_manifest(staged)
-        atomic.commit(staged, target)
-    finally:
-        atomic.remove(staged)
+    history = run_dir / "history.csv"
+    hub.package(model, target, metrics=metrics, recipe=recipe, spec_name=name, overwrite=True,
+                plots=load_examples(spec, recipe=recipe), history=history if history.is_file() else None)
     print(f"{name}: shipped to {target} (now run python tools/pin_hub.py)", flush=True)
 
 

@@ -208,14 +208,9 @@ def markdown(summary: dict, mean_fill: float, command: str) -> str:
 
 def write_doc(doc: Path, table: str) -> None:
     """Replace the text between the marker comments of ``doc`` (appended at the end if absent)."""
-    text = doc.read_text() if doc.exists() else ""
-    block = f"{START}\n{table}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    doc.write_text(text)
+    from topdown_zoo.atomic import write_marked_block
+
+    write_marked_block(doc, START, END, table)
 
 
 def main(argv: list[str] | None = None) -> int:

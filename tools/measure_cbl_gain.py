@@ -179,9 +179,9 @@ def write_table(doc_path: Path, data_dir: Path) -> None:
     order = list(TASKS)
     docs = sorted((json.loads(p.read_text()) for p in data_dir.glob("cbl_gain_*.json")),
                   key=lambda d: order.index(d["task"]) if d["task"] in order else len(order))
-    text = doc_path.read_text()
-    start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
-    doc_path.write_text(text[:start] + "\n" + table_markdown(docs) + "\n" + text[end:])
+    from topdown_zoo.atomic import write_marked_block
+
+    write_marked_block(doc_path, *MARKERS, table_markdown(docs))
 
 
 def main(argv=None) -> int:

@@ -121,9 +121,9 @@ def main(argv=None) -> int:
     results = [json.loads(p.read_text()) for p in sorted(DATA.glob("*.json"))]
     results.sort(key=lambda r: (r["trained_on"], r["model"]))
     comparison_plot(results, PICTURES / "robustness_final_step.png")
-    text = DOC.read_text()
-    start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
-    DOC.write_text(text[:start] + "\n" + tables(results) + "\n" + text[end:])
+    from topdown_zoo.atomic import write_marked_block
+
+    write_marked_block(DOC, *MARKERS, tables(results))
     print(f"wrote {DOC} and {len(results) + 1} pictures in {PICTURES}")
     return 0
 

@@ -126,6 +126,22 @@ def write_text(path: str | Path, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
+def write_marked_block(path: str | Path, start: str, end: str, body: str, new_page: str = "") -> Path:
+    """Put ``start``, ``body`` and ``end`` (one a line) in place of the block between the markers
+    ``start`` and ``end`` of the text file ``path`` (the generated part of a docs page), atomically.
+    Without the markers the block is appended; a missing file starts as ``new_page``."""
+    path = Path(path)
+    text = path.read_text() if path.is_file() else new_page
+    block = f"{start}\n{body}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_text(path, text)
+
+
 def remove(path: str | Path) -> None:
     """Delete a file or folder if it exists (a symlink itself, never its target)."""
     path = Path(path)
