@@ -11,7 +11,7 @@ from topdown_zoo.checks import MAX_ITERATIONS
 from topdown_zoo.errors import ConfigError, TopdownZooError
 from topdown_zoo.models.base import Prediction
 from topdown_zoo.models.ngc.gncn import GNCN, build_gncn
-from topdown_zoo.models.ngc.lateral import group_mask, lateral_matrix
+from topdown_zoo.models.ngc.lateral import group_mask, lateral_drive, lateral_matrix
 
 
 def _np(x):
@@ -37,6 +37,18 @@ def test_group_mask_is_block_diagonal_and_lateral_signs():
     assert v[0, 1] == pytest.approx(0.125) and v[0, 3] == 0.0  # inhibition only inside a group
     with pytest.raises(ConfigError):
         group_mask(7, 3)
+
+
+@pytest.mark.backends
+def test_lateral_drive_by_group_sums_equals_the_product_with_the_appendix_matrix():
+    a = np.random.default_rng(3).normal(size=(5, 360)).astype("float32")
+    dense = a @ lateral_matrix(360, 18, alpha_e=0.13, alpha_h=0.125)
+    grouped = _np(lateral_drive(ops.convert_to_tensor(a), 18, alpha_e=0.13, alpha_h=0.125))
+    np.testing.assert_allclose(grouped, dense, rtol=0, atol=2e-6)
+    # one unit by hand: self-excitation −(−α_e) and inhibition α_h × the rest of its group
+    assert grouped[0, 0] == pytest.approx(0.125 * a[0, 1:18].sum() - 0.13 * a[0, 0], abs=2e-6)
+    with pytest.raises(ConfigError, match="must divide"):
+        lateral_drive(ops.convert_to_tensor(a), 7)
 
 
 def _numpy_settle(x, W, E, precs, V, beta, leak, steps, phi):

@@ -42,7 +42,7 @@ from topdown_zoo.learning import ngc_hebbian as rules
 from topdown_zoo.learning.trainer import RuleTraining
 from topdown_zoo.models.base import Prediction, ZooModel
 from topdown_zoo.models.ngc import common
-from topdown_zoo.models.ngc.lateral import lateral_matrix
+from topdown_zoo.models.ngc.lateral import lateral_drive
 
 ERROR_SYNAPSES = ("tied", "learned")
 WEIGHT_NORMS = ("unit", "clip")
@@ -114,7 +114,6 @@ class GNCN(RuleTraining, ZooModel):
         self.W: list[Any] = []
         self.E: list[Any] = []
         self.Sigma: list[Any] = []
-        self.V: list[Any] = []
         exact = self.weight_norm == "unit"
         for l in range(len(self.hidden)):
             lower, upper = self.dims[l], self.dims[l + 1]
@@ -132,9 +131,6 @@ class GNCN(RuleTraining, ZooModel):
                 # never autocast: Σ⁻¹ and log|Σ| are computed in float32 (no bfloat16 inverse)
                 self.Sigma.append(self.add_weight(shape=(self.dims[l], self.dims[l]), name=f"Sigma{l}",
                                                   initializer="identity", autocast=False))
-        if self.lateral:
-            self.V = [ops.convert_to_tensor(lateral_matrix(h, self.group_size, self.alpha_e, self.alpha_h))
-                      for h in self.hidden]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "input_dim": self.input_dim, "hidden": list(self.hidden),
@@ -182,7 +178,8 @@ class GNCN(RuleTraining, ZooModel):
                 else ops.matmul(e_below, ops.transpose(self._param(self.W[l - 1])))
             dz = up - (errs[l] if l < L else 0.0)
             if self.lateral:
-                dz = dz - ops.matmul(self.phi(z), self._param(self.V[l - 1]))
+                # − φ(z) V, V = α_h M ⊗ (1 − I) − α_e I (appendix 4.6), by group sums (lateral.py)
+                dz = dz - lateral_drive(self.phi(z), self.group_size, self.alpha_e, self.alpha_h)
             new.append(z + self.beta * (dz - self.leak * z))
         return new
 
