@@ -141,9 +141,11 @@ def _fmt(value: float) -> str:
 
 def render(spec: ModelSpec | None = None, metrics: Mapping[str, Any] | None = None, recipe: Mapping[str, Any] | None = None,
            metadata: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,
-           repo_id: str | None = None, pictures: list[str] | None = None, curves: str | None = None) -> str:
+           repo_id: str | None = None, pictures: list[str] | None = None, curves: str | None = None,
+           convergence: str | None = None) -> str:
     """The whole ``README.md`` of a hub folder (``pictures``: the folder's PNG files, shown in
-    a section of their own; ``curves``: the training curves drawn from the run's history.csv)."""
+    a section of their own; ``curves``: the training curves drawn from the run's history.csv;
+    ``convergence``: the verdict of ``topdown_zoo.convergence.plateau`` on that history)."""
     import yaml
 
     name = spec.name if spec is not None else "topdown_zoo model"
@@ -245,6 +247,9 @@ def render(spec: ModelSpec | None = None, metrics: Mapping[str, Any] | None = No
     if curves:
         lines += ["## Training curves", "", "Loss and metrics per epoch, training beside validation, from the "
                   "run's `history.csv` (shipped beside the weights).", "", f"![training curves]({curves})", ""]
+        if convergence:
+            lines += [f"Validation curve: {convergence}; `python tools/check_convergence.py` judges every shipped "
+                      "model by this rule.", ""]
 
     lines += ["## Limitations", "",
               "- The numbers above hold for the data, preprocessing and split named here only; other inputs "

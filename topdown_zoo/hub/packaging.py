@@ -178,16 +178,17 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
             from topdown_zoo.plots import write_plots
 
             pictures = [p.relative_to(tmp).as_posix() for p in write_plots(model, plots, tmp / "plots")]
-        curves = None
+        curves = convergence = None
         if history is not None:
             from topdown_zoo.plots.curves import plot_history
 
             (tmp / HISTORY).write_bytes(Path(history).read_bytes())
             plot_history(tmp / HISTORY, tmp / CURVES)
             curves = CURVES
+            convergence = _convergence_line(tmp / HISTORY)
         card = model_card.render(spec=spec, metrics=metrics, recipe=recipe, metadata=metadata,
                                  overrides=overrides, repo_id=spec.hf_repo_id if spec else None, pictures=pictures,
-                                 curves=curves)
+                                 curves=curves, convergence=convergence)
         (tmp / CARD).write_text(card)
         write_manifest(tmp)
         atomic.fault_point("package")
@@ -195,6 +196,17 @@ def package(model_or_run_dir: keras.Model | str | Path, out_dir: str | Path, *,
     finally:
         atomic.remove(tmp)
     return out_dir
+
+
+def _convergence_line(history: Path) -> str | None:
+    """The card's verdict on the validation curve (``topdown_zoo.convergence``), or None when the
+    history has no validation column or too few epochs to judge."""
+    from topdown_zoo.convergence import plateau
+
+    try:
+        return plateau(history).describe()
+    except ValueError:
+        return None
 
 
 def _weights_only(model: keras.Model) -> keras.Model:
