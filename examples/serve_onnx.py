@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,10 +42,28 @@ def preprocess(raw_uint8: np.ndarray, meta: dict) -> np.ndarray:
     return x.reshape((-1, *shape))
 
 
-def serve(onnx_path: Path, raw_path: Path, limit: int, batch_size: int = 64) -> dict:
+def session_options(threads: int | None = None) -> Any:
+    """The session options this repo's export benchmark serves with (docs/benchmarks.md, "Exports"):
+    ``threads`` intra-op threads (default: the CPUs this process may use), one inter-op thread,
+    sequential execution, and worker threads that sleep instead of spinning while they wait, so
+    that a server's other work and other sessions on the same cores are not starved."""
+    import os
+
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def serve(onnx_path: Path, raw_path: Path, limit: int, batch_size: int = 64, threads: int | None = None) -> dict:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), sess_options=session_options(threads),
+                                   providers=["CPUExecutionProvider"])
     meta = json.loads(session.get_modelmeta().custom_metadata_map["topdown_zoo"])
     input_name = session.get_inputs()[0].name  # "input"
     data = np.load(raw_path)
@@ -71,10 +90,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/export-example"))
     parser.add_argument("--iterations", type=int, default=None, help="override the refinement steps")
     parser.add_argument("--limit", type=int, default=1000, help="test digits to serve")
+    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: the CPUs "
+                        "this process may use)")
     args = parser.parse_args(argv)
     onnx_path, raw = export_artifact(args.model, args.out, args.iterations)
     print(f"exported {onnx_path} (parity-checked against Keras)")
-    print(json.dumps(serve(onnx_path, raw, args.limit), indent=2))
+    print(json.dumps(serve(onnx_path, raw, args.limit, threads=args.threads), indent=2))
 
 
 if __name__ == "__main__":
