@@ -20,7 +20,6 @@ quoted in separate columns labelled as the paper's: its datasets are not ours.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -78,18 +77,20 @@ def train_or_reuse(name: str, out: Path, quick: bool) -> tuple[Path, dict]:
 
 
 def training_facts(run_dir: Path, run: dict) -> dict:
-    """Epochs, batch, T, seconds, and how flat the validation loss is at the end."""
+    """Epochs, batch, T, seconds, and how flat the validation loss is at the end (the zoo's
+    flat-curve rule, ``topdown_zoo.convergence``)."""
+    from topdown_zoo.convergence import plateau
+
     facts = {k: run.get(k) for k in ("epochs", "batch_size", "train_seconds", "overrides")}
     path = run_dir / "history.csv"
     if path.is_file():
-        with open(path) as handle:
-            val = [float(r["val_loss"]) for r in csv.DictReader(handle) if r.get("val_loss")]
-        if val:
-            facts["final_val_loss"] = val[-1]
-            window = min(10, len(val) - 1)
-            if window > 0:  # relative drop of the validation loss over the last `window` epochs
-                facts["val_loss_change_last_epochs"] = window
-                facts["val_loss_relative_drop"] = (val[-1 - window] - val[-1]) / val[-1 - window]
+        try:
+            verdict = plateau(path)
+        except ValueError:  # too few epochs to judge (--quick)
+            return facts
+        facts["final_val_loss"] = verdict.last
+        facts["val_loss_projected_drop"] = verdict.projected_improvement
+        facts["flat"] = verdict.flat
     return facts
 
 
@@ -264,10 +265,11 @@ def render(results: dict, facts: dict, quick: bool) -> str:
                          f"{_f(row['denoise_clamp_first_psnr'], 2)} |")
     lines += ["", "**Training** (ours; recipes/NAME.yaml)", "",
               "| model | epochs | batch | overrides | train seconds | final validation MSE ([0, 1] scale) | "
-              "its relative drop over the last epochs |", "|---|---|---|---|---|---|---|"]
+              "projected drop over 10 more epochs (flat: < 3 %, `tools/check_convergence.py`) |",
+              "|---|---|---|---|---|---|---|"]
     for name, f in facts.items():
-        drop = f.get("val_loss_relative_drop")
-        drop_text = f"{100 * drop:.1f} % over {f['val_loss_change_last_epochs']}" if drop is not None else "—"
+        drop = f.get("val_loss_projected_drop")
+        drop_text = f"{100 * drop:+.1f} % ({'flat' if f.get('flat') else 'not flat'})" if drop is not None else "—"
         lines.append(f"| {LABELS[name]} | {f.get('epochs')} | {f.get('batch_size')} | "
                      f"{json.dumps(f.get('overrides') or {})} | {f.get('train_seconds')} | "
                      f"{_f(f.get('final_val_loss'), 6)} | {drop_text} |")

@@ -6,8 +6,20 @@ from pathlib import Path
 from topdown_zoo import atomic
 
 
+#: A panel whose positive values span more than this ratio is drawn on a log scale, so that the
+#: plateau at the end stays visible beside the first epochs' large values.
+LOG_SCALE_RATIO = 30.0
+
+
+def wants_log_scale(values: list[float]) -> bool:
+    """Whether a panel of these values (train and validation together) is drawn on a log scale."""
+    finite = [v for v in values if v == v and abs(v) != float("inf")]
+    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) > LOG_SCALE_RATIO
+
+
 def plot_history(csv_path: Path, out_path: Path) -> None:
-    """Loss and metric curves (train and validation) from the CSV log."""
+    """Loss and metric curves (train and validation) from the CSV log; a panel whose values span
+    more than ``LOG_SCALE_RATIO`` is drawn on a log scale (its title says so)."""
     import csv
 
     import matplotlib
@@ -23,11 +35,17 @@ def plot_history(csv_path: Path, out_path: Path) -> None:
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
     epochs = [int(r["epoch"]) + 1 for r in rows]
     for ax, key in zip(axes[0], keys):
-        ax.plot(epochs, [float(r[key]) for r in rows], label=f"train {key}")
+        drawn = [float(r[key]) for r in rows]
+        ax.plot(epochs, drawn, label=f"train {key}")
         if f"val_{key}" in rows[0]:
-            ax.plot(epochs, [float(r[f"val_{key}"]) for r in rows], label=f"validation {key}")
+            val = [float(r[f"val_{key}"]) for r in rows if r[f"val_{key}"] not in ("", None)]
+            ax.plot(epochs[:len(val)], val, label=f"validation {key}")
+            drawn += val
+        log = wants_log_scale(drawn)
+        if log:
+            ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_title(key)
+        ax.set_title(f"{key} (log scale)" if log else key)
         ax.legend()
     fig.tight_layout()
     tmp = atomic.sibling(out_path)
