@@ -5,7 +5,6 @@ from pathlib import Path
 
 from topdown_zoo import atomic
 
-
 #: A panel whose positive values span more than this ratio is drawn on a log scale, so that the
 #: plateau at the end stays visible beside the first epochs' large values.
 LOG_SCALE_RATIO = 30.0
