@@ -60,7 +60,8 @@ BACKENDS = ("tensorflow", "jax", "torch")
 PACKAGES = ("keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "torch", "onnxruntime", "numpy", "fabricpc", "pcx")
 SETUP_TIMEOUT_S = 3600.0
 CALL_TIMEOUT_S = 3600.0
-QUIET_LOAD = 0.5  # a load average per available CPU above this marks the run as taken on a busy machine
+QUIET_LOAD = 0.5  # without /proc/stat: a load average per available CPU above this marks a busy machine
+OTHERS_BUSY_SHARE = 0.10  # other processes' share of the machine's CPU time above this marks a busy machine
 
 
 # ============================================================================ what is measured
@@ -430,10 +431,37 @@ def versions() -> dict[str, str]:
     return out
 
 
-def machine(load_start: Sequence[float], load_end: Sequence[float]) -> dict[str, Any]:
+def cpu_seconds() -> tuple[float | None, float]:
+    """(busy CPU-seconds of the whole machine so far, from /proc/stat, or None where it cannot be
+    read; CPU-seconds of this process and of its finished, reaped children, i.e. the benchmark's
+    own workers)."""
+    import resource
+
+    own = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+        busy: float | None = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        busy = None
+    return busy, own
+
+
+def others_share(start: tuple[float | None, float], end: tuple[float | None, float], seconds: float) -> float | None:
+    """The share of the machine's CPU time that processes other than this benchmark (and its
+    workers) used between ``start`` and ``end`` (:func:`cpu_seconds`), or None without /proc/stat."""
+    if start[0] is None or end[0] is None or seconds <= 0:
+        return None
+    others = max(0.0, (end[0] - start[0]) - (end[1] - start[1]))
+    return others / (seconds * (os.cpu_count() or 1))
+
+
+def machine(load_start: Sequence[float], load_end: Sequence[float], others: float | None = None) -> dict[str, Any]:
     return {"cpu": cpu_model(), "cpus": os.cpu_count(), "cpus_available": len(os.sched_getaffinity(0)),
-            "load_start": list(load_start), "load_end": list(load_end), "versions": versions(),
-            "python": sys.version.split()[0], "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+            "load_start": list(load_start), "load_end": list(load_end), "others_cpu_share": others,
+            "versions": versions(), "python": sys.version.split()[0],
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def method_line(settings: Settings) -> str:
@@ -445,10 +473,17 @@ def method_line(settings: Settings) -> str:
 
 def machine_line(m: dict[str, Any], command: str) -> str:
     a, b = m["load_start"], m["load_end"]
-    busy = max(a[0], b[0]) > QUIET_LOAD * m["cpus_available"]
+    share = m.get("others_cpu_share")
+    if share is None:  # no /proc/stat: the load average (which also counts the benchmark's own workers)
+        busy = max(a[0], b[0]) > QUIET_LOAD * m["cpus_available"]
+        others = ""
+    else:
+        busy = share > OTHERS_BUSY_SHARE
+        others = f"; other processes used {100 * share:.1f} % of the machine's CPU time during the run"
     v = ", ".join(f"{k} {x}" for k, x in m["versions"].items())
     return (f"Machine: {m['cpu']}, {m['cpus']} CPU(s) ({m['cpus_available']} available); load average (1, 5, 15 min) "
-            f"{a[0]:.2f}, {a[1]:.2f}, {a[2]:.2f} at the start, {b[0]:.2f}, {b[1]:.2f}, {b[2]:.2f} at the end"
+            f"{a[0]:.2f}, {a[1]:.2f}, {a[2]:.2f} at the start, {b[0]:.2f}, {b[1]:.2f}, {b[2]:.2f} at the end "
+            f"(the benchmark's own workers included){others}"
             + (" — **a busy machine: other processes shared the cores**" if busy else "")
             + f". {m['date']}; Python {m['python']}; {v}. Command: `{command}`")
 
@@ -504,7 +539,7 @@ def script_main(argv: Sequence[str] | None, *, title: str, description: str, scr
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     settings = settings_from(args, parser)
-    load_start = os.getloadavg()
+    load_start, cpu_start, wall_start = os.getloadavg(), cpu_seconds(), time.monotonic()
     results = []
     for comparison in comparisons(args, settings):
         result = compare(comparison, settings)
@@ -512,7 +547,7 @@ def script_main(argv: Sequence[str] | None, *, title: str, description: str, scr
             postprocess(result)
         results.append(result)
         print(render(result) + "\n", flush=True)
-    m = machine(load_start, os.getloadavg())
+    m = machine(load_start, os.getloadavg(), others_share(cpu_start, cpu_seconds(), time.monotonic() - wall_start))
     command = " ".join(["python", f"benchmarks/{script}", *argv])
     summary = "\n".join(description.strip().splitlines()[1:]).strip()
     body = "\n\n".join([summary, *(render(r) for r in results), method_line(settings), machine_line(m, command)])

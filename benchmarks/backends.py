@@ -43,9 +43,19 @@ WORKLOADS: dict[str, dict[str, Any]] = {
         "what": "`model.train_on_batch((image, task), y)`: BU-TD Counter-Hebb step (symmetric mode), Adam; "
                 "image: 128 × 28 × 28 × 1, task ∈ {0, 1}",
     },
+    "convrnn-train": {
+        "model": "blt-digitdebris-mnist5k", "batch": 64, "call": "train", "lr": 1e-3,
+        "what": "`model.train_on_batch(x, y)`: BLT, T = 4 time steps, loss over every step (BPTT), Adam; "
+                "x: 64 × 28 × 28 × 1",
+    },
+    "conv-ngc-train": {
+        "model": "conv-ngc-natural32", "batch": 50, "call": "train", "lr": 1e-3, "iterations": 30,
+        "what": "`model.train_on_batch(x)`: Conv-NGC, T = 30 settling steps (the shipped recipe's), the local "
+                "kernel updates, Adam, re-projection; x: 50 × 32 × 32 × 3",
+    },
 }
 QUICK = {"gncn-train": {"batch": 8, "iterations": 3}, "cbl-infer": {"batch": 4}, "cbl-train": {"batch": 4},
-         "butd-train": {"batch": 4}}
+         "butd-train": {"batch": 4}, "convrnn-train": {"batch": 4}, "conv-ngc-train": {"batch": 4, "iterations": 3}}
 
 
 def add_arguments(parser: Any) -> None:

@@ -44,7 +44,8 @@ def _model(name: str, iterations: int | None) -> Any:
     return _MODELS[name, iterations]
 
 
-def keras_call(model: str, batch: int, workdir: str, iterations: int | None = None) -> tuple[Any, dict[str, Any]]:
+def keras_call(model: str, batch: int, workdir: str, iterations: int | None = None,
+               loops: str = "unrolled") -> tuple[Any, dict[str, Any]]:
     """Factory (Keras worker): exports the model once, saves inputs and outputs at ``batch``, times Keras."""
     import numpy as np
     from _backend import compiled, facts
@@ -56,7 +57,7 @@ def keras_call(model: str, batch: int, workdir: str, iterations: int | None = No
     net = _model(model, iterations)
     path = Path(workdir) / "model.onnx"
     if not path.exists():
-        tz.export(net, path)
+        tz.export(net, path, loops=loops)
     sig = InputSignature.infer(net)
     arrays = sig.random_inputs(net, batch=batch, seed=batch)
     forward = compiled(lambda *t: net(sig.model_input(list(t)), training=False), net.variables)
@@ -100,6 +101,9 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--models", nargs="+", default=["shipped"], help="registry names, 'shipped' (the 12 shipped models) or 'all'")
     parser.add_argument("--batch", type=int, default=64, help="examples per call of the throughput sides")
     parser.add_argument("--iterations", type=int, default=None, help="override the step count (exported and timed)")
+    parser.add_argument("--loops", choices=["unrolled", "loop"], default="unrolled",
+                        help="export fixed-count loops unrolled (tz.export's default) or as one ONNX Loop "
+                             "(tz.export(loops='loop')); 'loop' writes its own docs section")
 
 
 def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
@@ -114,7 +118,8 @@ def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
         sides = []
         for b in sorted({1, batch}):
             sides += [h.Side(f"Keras b{b}", keras_w, "export_latency:keras_call",
-                             {"model": name, "batch": b, "workdir": tmp.name, "iterations": args.iterations}, items=b),
+                             {"model": name, "batch": b, "workdir": tmp.name, "iterations": args.iterations,
+                              "loops": args.loops}, items=b),
                       h.Side(f"ORT default b{b}", default_w, "export_latency:ort_call",
                              {"workdir": tmp.name, "batch": b, "tuned": False}, "SessionOptions()", b),
                       h.Side(f"ORT tuned b{b}", tuned_w, "export_latency:ort_call",
@@ -122,6 +127,7 @@ def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
                              f"{settings.threads} intra-op threads, inter-op 1, no spinning", b)]
         ratios = [(f"ORT {c} b{b}", f"Keras b{b}") for b in sorted({1, batch}, reverse=True) for c in ("default", "tuned")]
         steps = f" with {args.iterations} steps" if args.iterations is not None else ""
+        steps += ", exported with `loops=\"loop\"` (one ONNX Loop)" if args.loops == "loop" else ""
         what = (f"`{name}`{steps}: one inference call on a batch of {batch} (throughput) and of 1 (latency) — Keras's compiled "
                 f"`model(x, training=False)` on {settings.backend} (NumPy out) against `InferenceSession.run` on the exported "
                 "ONNX file (CPU provider); inputs are prepared once, not timed; export and session creation not timed")
@@ -138,7 +144,14 @@ def throughput_notes(result: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> h.Section:
-    return h.script_main(argv, title=TITLE, description=__doc__ or "", script="export_latency.py",
+    import argparse
+    import sys
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--loops", default="unrolled")
+    as_loop = pre.parse_known_args(list(sys.argv[1:] if argv is None else argv))[0].loops == "loop"
+    title = f"{TITLE}, loops kept as ONNX Loops" if as_loop else TITLE
+    return h.script_main(argv, title=title, description=__doc__ or "", script="export_latency.py",
                          add_script_arguments=add_arguments, comparisons=comparisons, postprocess=throughput_notes)
 
 

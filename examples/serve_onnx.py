@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 
-def export_artifact(name: str, out_dir: Path, iterations: int | None) -> tuple[Path, Path]:
+def export_artifact(name: str, out_dir: Path, iterations: int | None, loops: str = "unrolled") -> tuple[Path, Path]:
     import topdown_zoo as tz
     from topdown_zoo.data import mnist5k
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = tz.export(name, out_dir / f"{name}.onnx", format="onnx", iterations=iterations, outputs="steps")
+    path = tz.export(name, out_dir / f"{name}.onnx", format="onnx", iterations=iterations, outputs="steps", loops=loops)
     images, labels = mnist5k._all_arrays()  # raw uint8 digits (N, 28, 28), before any preprocessing
     test = mnist5k.split_indices("test")
     raw = out_dir / "mnist5k-test-raw.npz"
@@ -42,11 +42,12 @@ def preprocess(raw_uint8: np.ndarray, meta: dict) -> np.ndarray:
     return x.reshape((-1, *shape))
 
 
-def session_options(threads: int | None = None) -> Any:
-    """The session options this repo's export benchmark serves with (docs/benchmarks.md, "Exports"):
+def session_options(threads: int | None = None, spinning: bool = True) -> Any:
+    """ONNX Runtime session options for serving (measured: docs/benchmarks.md, "Exports"):
     ``threads`` intra-op threads (default: the CPUs this process may use), one inter-op thread,
-    sequential execution, and worker threads that sleep instead of spinning while they wait, so
-    that a server's other work and other sessions on the same cores are not starved."""
+    sequential execution. ``spinning=True`` (ONNX Runtime's default) lets idle worker threads spin:
+    the fastest on a machine that serves only this model; ``spinning=False`` makes them sleep, a
+    little slower, but it does not starve other processes that share the cores."""
     import os
 
     import onnxruntime as ort
@@ -55,14 +56,15 @@ def session_options(threads: int | None = None) -> Any:
     options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return options
 
 
-def serve(onnx_path: Path, raw_path: Path, limit: int, batch_size: int = 64, threads: int | None = None) -> dict:
+def serve(onnx_path: Path, raw_path: Path, limit: int, batch_size: int = 64, threads: int | None = None,
+          spinning: bool = True) -> dict:
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(onnx_path), sess_options=session_options(threads),
+    session = ort.InferenceSession(str(onnx_path), sess_options=session_options(threads, spinning),
                                    providers=["CPUExecutionProvider"])
     meta = json.loads(session.get_modelmeta().custom_metadata_map["topdown_zoo"])
     input_name = session.get_inputs()[0].name  # "input"
@@ -92,10 +94,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=1000, help="test digits to serve")
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: the CPUs "
                         "this process may use)")
+    parser.add_argument("--no-spin", action="store_true", help="idle ONNX Runtime threads sleep instead of spinning "
+                        "(for cores shared with other work)")
+    parser.add_argument("--loops", choices=["loop", "unrolled"], default="unrolled",
+                        help="export the refinement loop as one ONNX Loop or unrolled (faster in ONNX Runtime)")
     args = parser.parse_args(argv)
-    onnx_path, raw = export_artifact(args.model, args.out, args.iterations)
+    onnx_path, raw = export_artifact(args.model, args.out, args.iterations, args.loops)
     print(f"exported {onnx_path} (parity-checked against Keras)")
-    print(json.dumps(serve(onnx_path, raw, args.limit, threads=args.threads), indent=2))
+    print(json.dumps(serve(onnx_path, raw, args.limit, threads=args.threads, spinning=not args.no_spin), indent=2))
 
 
 if __name__ == "__main__":

@@ -91,3 +91,31 @@ def test_run_all_quick_measures_a_real_benchmark_and_reports_median_iqr_and_peak
     (ratio,) = result["ratios"]
     assert ratio["numerator"] == "Counter-Hebb" and ratio["q1"] <= ratio["median"] <= ratio["q3"]
     assert len(section["machine"]["load_start"]) == 3 and section["machine"]["cpu"]
+
+
+def test_others_share_is_the_machine_time_the_benchmark_did_not_use(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    # the machine was busy 60 CPU-s, the benchmark and its workers 30 of them, over 30 s on 2 CPUs
+    assert h.others_share((100.0, 10.0), (160.0, 40.0), 30.0) == pytest.approx(0.5)
+    assert h.others_share((100.0, 10.0), (120.0, 40.0), 30.0) == 0.0  # never negative
+    assert h.others_share((None, 0.0), (None, 1.0), 30.0) is None
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs /proc/stat")
+def test_a_process_outside_the_benchmark_is_seen_as_another_process():
+    # a real spinning process that is not reaped while measuring: its CPU time belongs to "others"
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.3)
+        start, t0 = h.cpu_seconds(), time.monotonic()
+        time.sleep(1.5)
+        share = h.others_share(start, h.cpu_seconds(), time.monotonic() - t0)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    # one busy CPU of os.cpu_count(): about 1 / cpus of the machine
+    assert share is not None and share > 0.5 / (os.cpu_count() or 1)
+    m = h.machine((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), others=share)
+    assert "other processes used" in h.machine_line(m, "python x.py")

@@ -23,7 +23,9 @@ def test_session_options_are_the_benchmarked_serving_options():
     options = _example().session_options(threads=3)
     assert options.intra_op_num_threads == 3 and options.inter_op_num_threads == 1
     assert options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    shared = _example().session_options(threads=1, spinning=False)
+    assert shared.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_served_accuracy_equals_keras_on_the_same_digits(tmp_path):
@@ -32,7 +34,7 @@ def test_served_accuracy_equals_keras_on_the_same_digits(tmp_path):
 
     example = _example()
     onnx_path, raw = example.export_artifact("cbl-cnn-mnist5k", tmp_path, iterations=None)
-    served = example.serve(onnx_path, raw, limit=200, threads=1)
+    served = example.serve(onnx_path, raw, limit=200, threads=1, spinning=False)
     data = np.load(raw)
     x = data["images"][:200].astype("float32")[..., None] / 255.0
     keras_logits = np.asarray(tz.load("cbl-cnn-mnist5k").predict(x, verbose=0))

@@ -105,23 +105,55 @@ def test_random_inference_cannot_be_exported_to_onnx_and_leaves_nothing(tmp_path
 # ------------------------------------------------------------------------------ loops
 def test_cbl_onnx_keeps_the_refinement_loop_as_a_loop(tmp_path):
     model = small_model("cbl-cnn-mnist5k", iterations=3)
-    path = tz.export(model, tmp_path / "cbl.onnx")
+    path = tz.export(model, tmp_path / "cbl.onnx", loops="loop")
     graph = onnx.load(str(path)).graph
     top = [n.op_type for n in graph.node]
     assert top.count("Loop") == 1, top
     # one copy of the adapter/backbone graph inside the loop body, not one per step:
     # the number of convolutions does not grow with the iteration count
     convs_3 = _op_types(graph).count("Conv")
-    path8 = tz.export(model, tmp_path / "cbl8.onnx", iterations=8)
+    path8 = tz.export(model, tmp_path / "cbl8.onnx", iterations=8, loops="loop")
     convs_8 = _op_types(onnx.load(str(path8)).graph).count("Conv")
     assert convs_3 == convs_8 > 0
+
+
+@pytest.mark.parametrize("name", ["cbl-cnn-mnist5k", "gncn-pdh-mnist5k", "conv-ngc-natural32"])
+def test_unrolled_loops_give_a_straight_graph_with_the_same_outputs(tmp_path, name):
+    model = small_model(name, iterations=3)
+    x = sample_batch(model, batch=4, seed=3)
+    path = tz.export(model, tmp_path / "unrolled.onnx")  # the default; its own parity check runs too
+    artifact = onnx.load(str(path))
+    assert "Loop" not in _op_types(artifact.graph)
+    assert json.loads(artifact.metadata_props[0].value)["loops"] == "unrolled"
+    sig = InputSignature.infer(model)
+    got = run_artifact(path, "onnx", sig.feed(x))
+    compare(keras_outputs(model, sig, x, "final"), got, 1e-4, what=name)
+
+
+def test_unrolled_cbl_holds_one_copy_of_the_step_per_iteration(tmp_path):
+    model = small_model("cbl-cnn-mnist5k", iterations=2)
+    convs = {t: _op_types(onnx.load(str(tz.export(model, tmp_path / f"t{t}.onnx", iterations=t,
+                                                    loops="unrolled"))).graph).count("Conv") for t in (2, 4)}
+    assert convs[4] > convs[2] > 0
+
+
+def test_cbl_anytime_loop_stays_a_loop_when_unrolling(tmp_path):
+    model = small_model("cbl-cnn-mnist5k", iterations=3).with_config(tolerance=0.5)
+    path = tz.export(model, tmp_path / "anytime.onnx", loops="unrolled")
+    assert [n.op_type for n in onnx.load(str(path)).graph.node].count("Loop") == 1
+
+
+def test_unknown_loops_option_is_refused(tmp_path):
+    with pytest.raises(ExportError, match="loops"):
+        tz.export(small_model("cbl-cnn-mnist5k"), tmp_path / "m.onnx", loops="scan")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cbl_saved_model_has_a_while_loop(tmp_path):
     import tensorflow as tf
 
     model = small_model("cbl-cnn-mnist5k")
-    path = tz.export(model, tmp_path / "cbl", format="saved_model")
+    path = tz.export(model, tmp_path / "cbl", format="saved_model", loops="loop")
     fn = tf.saved_model.load(str(path)).signatures["serving_default"]
     ops = {op.type for op in fn.graph.get_operations()}
     for f in fn.graph.as_graph_def().library.function:

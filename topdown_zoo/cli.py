@@ -354,7 +354,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     _check_writable_target(args.out)
     model = _load_for_cli(args.name, args.weights, args.random_init)
     path = export(model, args.out, format=args.format, iterations=args.iterations, outputs=args.outputs,
-                  check=not args.no_check, force=args.force)
+                  check=not args.no_check, force=args.force, loops=args.loops)
     _emit(args, f"exported {args.name} to {path}")
     return 0
 
@@ -496,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output path (.onnx file or SavedModel directory)")
     p.add_argument("--iterations", type=int, help="refinement steps in the exported model")
     p.add_argument("--outputs", choices=["final", "steps"], default="final")
+    p.add_argument("--loops", choices=["unrolled", "loop"], default="unrolled",
+                   help="fixed-count settling / refinement loops with one copy of the step per iteration "
+                        "(default; faster in ONNX Runtime) or as one graph loop (docs/export.md)")
     p.add_argument("--no-check", action="store_true", help="skip the parity check against Keras")
     p.add_argument("--weights")
     p.add_argument("--random-init", action="store_true", help="export an untrained model if no weights exist")

@@ -88,15 +88,21 @@ class InputSignature:
         return [{"name": n, "shape": [None, *s], "dtype": d} for n, s, d in zip(self.names, self.shapes, self.dtypes)]
 
 
-def forward_fn(model: Any, signature: InputSignature, outputs: str) -> Callable[..., dict[str, Any]]:
+def forward_fn(model: Any, signature: InputSignature, outputs: str, loops: str = "loop",
+               ) -> Callable[..., dict[str, Any]]:
     """The function an artifact computes: input tensors (signature order) → ``{"output": model(x)}``,
     plus ``"steps"``: every step of ``model.step_outputs(x)`` stacked on axis 1 (a one-pass model
-    gives its single step)."""
+    gives its single step). ``loops="unrolled"``: ``model(x)`` is traced with its fixed-count
+    loops unrolled (:mod:`topdown_zoo.models.loops`)."""
     from keras import ops
+
+    from topdown_zoo.models.loops import unrolled_loops
 
     def forward(*tensors: Any) -> dict[str, Any]:
         x = signature.model_input(tensors)
-        result = {"output": ops.cast(model(x, training=False), "float32")}
+        with unrolled_loops(loops == "unrolled"):
+            final = model(x, training=False)
+        result = {"output": ops.cast(final, "float32")}
         if outputs == "steps":
             steps = model.step_outputs(x, training=False)
             result["steps"] = ops.stack([ops.cast(s, "float32") for s in steps], axis=1)

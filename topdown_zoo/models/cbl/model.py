@@ -39,6 +39,7 @@ from topdown_zoo.checks import check_choice, check_float, check_int, check_steps
 from topdown_zoo.errors import ConfigError
 from topdown_zoo.layers.backbones import DEFAULT_TAPS, make_backbone
 from topdown_zoo.learning.bptt import StepLossTraining, resolve_step_weights
+from topdown_zoo.models import loops
 from topdown_zoo.models.base import ZooModel
 from topdown_zoo.models.cbl.adapters import ADAPTERS, make_adapter
 from topdown_zoo.models.cbl.backbones import KERAS_MODEL, keras_model_stages
@@ -312,6 +313,12 @@ class CBLModel(StepLossTraining, _StagedModel):
             return step + 1, y_new, done, counts
 
         start = (ops.convert_to_tensor(0, "int32"), y0, done0, counts0)
+        if loops.unrolling() and self.tolerance == 0:  # a fixed count: every step runs (export, loops="unrolled")
+            carry = start
+            for _ in range(self.iterations):
+                carry = body(*carry)
+            step, y, _, counts = carry
+            return y, step, counts
         step, y, _, counts = ops.while_loop(cond, body, start)
         return y, step, counts
 

@@ -42,6 +42,7 @@ from topdown_zoo.checks import check_choice, check_float, check_int, check_int_l
 from topdown_zoo.errors import ConfigError
 from topdown_zoo.learning import ngc_hebbian as rules
 from topdown_zoo.learning.trainer import RuleTraining
+from topdown_zoo.models import loops
 from topdown_zoo.models.base import Prediction, ZooModel
 from topdown_zoo.models.ngc import common
 
@@ -221,7 +222,7 @@ class ConvNGC(RuleTraining, ZooModel):
             if z0s:
                 out["z0_steps"] = ops.stack(z0s)
         else:
-            states = ops.fori_loop(0, steps, body, states)
+            states = loops.fori_loop(0, steps, body, states)
         states_list = list(states)
         zbar, errs = self.predictions_and_errors(states_list)
         energy = self.energy(errs)

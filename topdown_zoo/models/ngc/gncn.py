@@ -40,6 +40,7 @@ from topdown_zoo.checks import check_choice, check_float, check_int, check_int_l
 from topdown_zoo.errors import ConfigError
 from topdown_zoo.learning import ngc_hebbian as rules
 from topdown_zoo.learning.trainer import RuleTraining
+from topdown_zoo.models import loops
 from topdown_zoo.models.base import Prediction, ZooModel
 from topdown_zoo.models.ngc import common
 from topdown_zoo.models.ngc.lateral import lateral_drive
@@ -227,7 +228,7 @@ class GNCN(RuleTraining, ZooModel):
                 recons.append(zb[0])
                 carry = body(t, carry)
         else:
-            carry = ops.fori_loop(0, steps, body, carry)
+            carry = loops.fori_loop(0, steps, body, carry)
         z0, zs = carry[0], list(carry[1:])
         zbar, errs = self.predict_and_errors(z0, zs, precisions)
         energy = self.energy(z0, zs, zbar, errs, precisions)
