@@ -121,8 +121,8 @@ def export(
             where the preprocessing is not a per-pixel affine map.
         loops: ``"unrolled"`` (default): a fixed-count settling / refinement loop is traced with
             one copy of the step per iteration, a straight graph that ONNX Runtime runs without its
-            ``Loop`` operator's per-iteration cost (1.4–1.8× Keras's batch-64 throughput for the
-            shipped CBL, GNCN and Conv-NGC models against 0.7–1.6× as a loop, docs/benchmarks.md);
+            ``Loop`` operator's per-iteration cost (1.4–2.1× Keras's batch-64 throughput for the
+            shipped CBL, GNCN and Conv-NGC models against 0.7–1.9× as a loop, docs/benchmarks.md);
             ``"loop"``: one ONNX ``Loop`` / ``tf.while`` holding one copy of the step, so the file
             does not grow with T (``topdown_zoo.models.loops``; docs/export.md). CBL's anytime loop
             (``tolerance > 0``) stays a loop either way: when it exits depends on the data.
