@@ -528,16 +528,19 @@ class Section:
     machine: dict[str, Any]
 
 
-def script_main(argv: Sequence[str] | None, *, title: str, description: str, script: str,
+def script_main(argv: Sequence[str] | None, *, title: str | Callable[[argparse.Namespace], str], description: str,
+                script: str,
                 add_script_arguments: Callable[[argparse.ArgumentParser], None],
                 comparisons: Callable[[argparse.Namespace, Settings], list[Comparison]],
                 postprocess: Callable[[dict[str, Any]], None] | None = None) -> Section:
-    """Parse the options, measure every comparison, print the section (and write it with --write-docs)."""
+    """Parse the options, measure every comparison, print the section (and write it with --write-docs).
+    ``title`` may be a function of the parsed options (a run with other options gets its own section)."""
     parser = argparse.ArgumentParser(description=description.strip().splitlines()[0])
     add_arguments(parser)
     add_script_arguments(parser)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    heading = title(args) if callable(title) else title
     settings = settings_from(args, parser)
     load_start, cpu_start, wall_start = os.getloadavg(), cpu_seconds(), time.monotonic()
     results = []
@@ -551,13 +554,13 @@ def script_main(argv: Sequence[str] | None, *, title: str, description: str, scr
     command = " ".join(["python", f"benchmarks/{script}", *argv])
     summary = "\n".join(description.strip().splitlines()[1:]).strip()
     body = "\n\n".join([summary, *(render(r) for r in results), method_line(settings), machine_line(m, command)])
-    section = Section(title, body, results, m)
+    section = Section(heading, body, results, m)
     print(method_line(settings) + "\n\n" + machine_line(m, command), flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"title": title, "results": results, "machine": m}, indent=1))
+        args.json.write_text(json.dumps({"title": heading, "results": results, "machine": m}, indent=1))
     if args.write_docs:
-        write_section(title, body)
-        print(f"wrote the section '{title}' of {DOCS}", file=sys.stderr)
+        write_section(heading, body)
+        print(f"wrote the section '{heading}' of {DOCS}", file=sys.stderr)
     return section
 
 

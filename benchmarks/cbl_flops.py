@@ -80,8 +80,7 @@ def count(fn: Any) -> tuple[int, Any]:
 
 def profile(model: Any, size: int) -> dict[str, Any]:
     """MACs of each stage, of one context head + adapter set, and the parameter counts."""
-    channels = model.input_specs()[0].shape[-1] if hasattr(model, "input_specs") else 3
-    x = np.zeros((1, size, size, channels or 3), "float32")
+    x = np.zeros((1, size, size, model.input_specs()[0].shape[-1]), "float32")
     stages, h, taps = [], x, {}
     for name, layer in zip(model.stage_names, model.stage_layers):
         macs, h = count(lambda layer=layer, h=h: layer(h, training=False))

@@ -58,14 +58,10 @@ def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
 
 
 def main(argv: Sequence[str] | None = None) -> h.Section:
-    import argparse
-    import sys
-
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--overrides", type=json.loads, default={})
-    overrides = pre.parse_known_args(list(sys.argv[1:] if argv is None else argv))[0].overrides
     # a run with other CBL options writes its own docs section beside the default one
-    title = f"{TITLE}, CBL options {json.dumps(overrides)}" if overrides else TITLE
+    def title(args: Any) -> str:
+        return f"{TITLE}, CBL options {json.dumps(args.overrides)}" if args.overrides else TITLE
+
     return h.script_main(argv, title=title, description=__doc__ or "", script="cbl_throughput.py",
                          add_script_arguments=add_arguments, comparisons=comparisons)
 

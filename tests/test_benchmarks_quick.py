@@ -101,6 +101,7 @@ def test_others_share_is_the_machine_time_the_benchmark_did_not_use(monkeypatch)
     assert h.others_share((None, 0.0), (None, 1.0), 30.0) is None
 
 
+# others_share is None by design without /proc/stat (not Linux): nothing to measure there
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs /proc/stat")
 def test_a_process_outside_the_benchmark_is_seen_as_another_process():
     # a real spinning process that is not reaped while measuring: its CPU time belongs to "others"

@@ -19,7 +19,8 @@ def _example():
 
 
 def test_session_options_are_the_benchmarked_serving_options():
-    ort = pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+
     options = _example().session_options(threads=3)
     assert options.intra_op_num_threads == 3 and options.inter_op_num_threads == 1
     assert options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
@@ -29,7 +30,6 @@ def test_session_options_are_the_benchmarked_serving_options():
 
 
 def test_served_accuracy_equals_keras_on_the_same_digits(tmp_path):
-    pytest.importorskip("onnxruntime")
     import topdown_zoo as tz
 
     example = _example()

@@ -37,9 +37,8 @@ def table(hub_dir: Path) -> tuple[str, bool]:
     for name, history in shipped_histories(hub_dir).items():
         p = plateau(history)
         all_flat &= p.flat
-        unit = "points" if p.metric.endswith("accuracy") else "% of the loss"
         rows.append(f"| {name} | {p.epochs} | `{p.metric}`, last {p.window} epochs | {p.last:.4g} | "
-                    f"{p.projected_improvement * 100:+.2f} {unit} (tolerance {p.tolerance * 100:g}) | "
+                    f"{p.projected_improvement * 100:+.2f} {p.unit} (tolerance {p.tolerance * 100:g}) | "
                     f"{'yes' if p.flat else '**no**'} |")
     return "\n".join(rows), all_flat
 

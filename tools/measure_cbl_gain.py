@@ -59,14 +59,16 @@ def step_accuracies(metrics: dict) -> list[float]:
     return [v for _, v in steps] or [metrics["accuracy"]]
 
 
-def corrupted_steps(run_dir: Path, name: str, corruption: str, seed: int) -> dict[str, list[float]]:
-    """{level: per-step accuracy} of a run's model on the corrupted mnist5k test digits."""
+def corrupted_steps(run_dir: Path, name: str, corruption: str, seed: int,
+                    levels: tuple[float, ...] | None = None) -> dict[str, list[float]]:
+    """{level: per-step accuracy} of a run's model on the corrupted mnist5k test digits (``levels``:
+    the harness's default levels when None)."""
     import topdown_zoo as tz
     from topdown_zoo.robustness import DEFAULT_LEVELS, measure
 
     model = tz.load(name, weights=str(run_dir / "hub"))
-    result = measure(model, corruptions=[corruption], levels={corruption: DEFAULT_LEVELS[corruption]}, seed=0,
-                     progress=False)
+    result = measure(model, corruptions=[corruption], levels={corruption: levels or DEFAULT_LEVELS[corruption]},
+                     seed=0, progress=False)
     return {str(level): row["steps"] for level, row in zip(result["levels"][corruption],
                                                            result["results"][corruption])}
 

@@ -45,10 +45,10 @@ def measure(taps: tuple[str, ...], name: str, seed: int, out: Path) -> dict[str,
     """Clean and noisy (σ = NOISE) test accuracy of the final output of one trained run."""
     from measure_cbl_gain import corrupted_steps, train_run
 
-    overrides = [] if taps == ALL_TAPS or name.startswith("standard") else [f"overrides.taps=[{', '.join(taps)}]"]
+    overrides = [] if taps == ALL_TAPS else [f"overrides.taps=[{', '.join(taps)}]"]
     folder = run_dir(out, taps, name, seed)
     metrics = train_run(name, overrides, seed, folder)
-    noisy = corrupted_steps(folder, name, "noise", seed)
+    noisy = corrupted_steps(folder, name, "noise", seed, levels=(NOISE,))
     return {"clean": float(metrics["accuracy"]), "noisy": float(noisy[str(NOISE)][-1])}
 
 

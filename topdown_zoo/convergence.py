@@ -40,14 +40,17 @@ class Plateau:
     def flat(self) -> bool:
         return self.projected_improvement < self.tolerance
 
+    @property
+    def unit(self) -> str:
+        """What ``projected_improvement`` × 100 and ``tolerance`` × 100 are in."""
+        return "points" if self.metric.endswith("accuracy") else "% of the loss"
+
     def describe(self) -> str:
         """One line for a card or a table, e.g. ``flat: +0.2 points projected over 10 more epochs``."""
-        unit = "points" if self.metric.endswith("accuracy") else "% of the loss"
-        scale = 100.0
         verdict = "flat" if self.flat else "NOT flat"
-        return (f"{verdict}: {self.projected_improvement * scale:+.2f} {unit} projected over {HORIZON} more epochs "
+        return (f"{verdict}: {self.projected_improvement * 100:+.2f} {self.unit} projected over {HORIZON} more epochs "
                 f"(least-squares slope of `{self.metric}` over the last {self.window} of {self.epochs} epochs; "
-                f"tolerance {self.tolerance * scale:g})")
+                f"tolerance {self.tolerance * 100:g})")
 
 
 def slope(values: list[float]) -> float:

@@ -158,7 +158,7 @@ def export(
     arrays = signature.normalise(sample_inputs) if sample_inputs is not None else signature.random_inputs(batch=3)
     model = with_iterations(float32_copy(model), iterations)
     signature = InputSignature.infer(model)
-    info = {**metadata(model, signature, outputs, iterations), "loops": loops}
+    info = metadata(model, signature, outputs, iterations, loops)
     # the batch axis must really be dynamic: check a second batch size
     feeds = [signature.feed(arrays), signature.feed([a[:1] for a in arrays])]
 

@@ -117,9 +117,10 @@ def with_preprocessing(model: Any, preprocess: bool) -> Any:
         raise ExportError(f"cannot export {model_name(model)} with preprocess=True: {err}") from err
 
 
-def metadata(model: Any, signature: Any, outputs: str, iterations: int | None) -> dict[str, Any]:
-    """What the artifact records about the model: names, step count, inputs, input range,
-    preprocessing (and whether the artifact applies it), class names."""
+def metadata(model: Any, signature: Any, outputs: str, iterations: int | None, loops: str = "unrolled",
+             ) -> dict[str, Any]:
+    """What the artifact records about the model: names, step count, how its loops were traced,
+    inputs, input range, preprocessing (and whether the artifact applies it), class names."""
     import keras
 
     import topdown_zoo
@@ -135,6 +136,7 @@ def metadata(model: Any, signature: Any, outputs: str, iterations: int | None) -
         "iteration_key": model.step_key,
         "iterations": model.num_steps if model.step_key else None,
         "iterations_override": iterations,
+        "loops": loops,
         "inputs": signature.to_json(),
         "outputs": ["output", "steps"] if outputs == "steps" else ["output"],
         "prediction_kind": model.prediction_kind,

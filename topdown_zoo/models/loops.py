@@ -34,6 +34,17 @@ def unrolling() -> bool:
     return _UNROLLED.get()
 
 
+def while_loop(cond: Callable[..., Any], body: Callable[..., Any], carry: tuple[Any, ...],
+               fixed_steps: int | None = None) -> tuple[Any, ...]:
+    """``keras.ops.while_loop(cond, body, carry)``; inside :func:`unrolled_loops`, when the loop is
+    known to run exactly ``fixed_steps`` times (``cond`` cannot exit earlier), that many Python steps."""
+    if not unrolling() or fixed_steps is None:
+        return ops.while_loop(cond, body, carry)
+    for _ in range(fixed_steps):
+        carry = body(*carry)
+    return carry
+
+
 def fori_loop(lower: int, upper: int, body: Callable[[Any, Any], Any], carry: Any) -> Any:
     """``keras.ops.fori_loop(lower, upper, body, carry)``, or a Python loop inside :func:`unrolled_loops`."""
     if not unrolling():

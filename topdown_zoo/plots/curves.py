@@ -19,25 +19,24 @@ def wants_log_scale(values: list[float]) -> bool:
 def plot_history(csv_path: Path, out_path: Path) -> None:
     """Loss and metric curves (train and validation) from the CSV log; a panel whose values span
     more than ``LOG_SCALE_RATIO`` is drawn on a log scale (its title says so)."""
-    import csv
-
     import matplotlib
+
+    from topdown_zoo.convergence import read_history
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with open(csv_path) as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
+    columns = read_history(csv_path)  # empty cells skipped
+    if not columns.get("epoch"):
         return
-    keys = [k for k in rows[0] if k not in ("epoch", "learning_rate") and not k.startswith("val_")]
+    keys = [k for k in columns if k not in ("epoch", "learning_rate") and not k.startswith("val_")]
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
-    epochs = [int(r["epoch"]) + 1 for r in rows]
+    epochs = [int(e) + 1 for e in columns["epoch"]]
     for ax, key in zip(axes[0], keys):
-        drawn = [float(r[key]) for r in rows]
-        ax.plot(epochs, drawn, label=f"train {key}")
-        if f"val_{key}" in rows[0]:
-            val = [float(r[f"val_{key}"]) for r in rows if r[f"val_{key}"] not in ("", None)]
+        drawn = list(columns[key])
+        ax.plot(epochs[:len(drawn)], drawn, label=f"train {key}")
+        if f"val_{key}" in columns:
+            val = columns[f"val_{key}"]
             ax.plot(epochs[:len(val)], val, label=f"validation {key}")
             drawn += val
         log = wants_log_scale(drawn)

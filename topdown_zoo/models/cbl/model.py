@@ -313,13 +313,9 @@ class CBLModel(StepLossTraining, _StagedModel):
             return step + 1, y_new, done, counts
 
         start = (ops.convert_to_tensor(0, "int32"), y0, done0, counts0)
-        if loops.unrolling() and self.tolerance == 0:  # a fixed count: every step runs (export, loops="unrolled")
-            carry = start
-            for _ in range(self.iterations):
-                carry = body(*carry)
-            step, y, _, counts = carry
-            return y, step, counts
-        step, y, _, counts = ops.while_loop(cond, body, start)
+        # with tolerance 0 no example converges early: exactly T steps (unrollable at export)
+        fixed = self.iterations if self.tolerance == 0 else None
+        step, y, _, counts = loops.while_loop(cond, body, start, fixed_steps=fixed)
         return y, step, counts
 
     def call(self, x: Any, training: bool | None = None) -> Any:
