@@ -41,6 +41,10 @@ MATH = [
     "gradients, Adam); latents initialised from a normal distribution; biases, no re-projection.",
     "GNCN-t1 and the two peers do the same matrix products per step (a prediction through W and an error message "
     "through Wᵀ per layer); the peers also differentiate their activations.",
+    "**The products alone** (`products_alone`, Keras on the same backend as ours): K steps of just those float32 "
+    "matrix products, chained by the error subtractions and state additions, nothing else (no activation, leak, "
+    "weight update or Adam); PDH's adds its two Σ⁻¹e products. No implementation of the same math with the same "
+    "float32 products can beat it on this CPU, so `products alone / peer` is the best time ratio any GNCN could reach.",
 ]
 
 
@@ -169,6 +173,45 @@ def fabricpc_update(batch: int, steps: int, hidden: list[int]) -> tuple[Any, dic
     return call, {"fabricpc": fabricpc.__version__, "jax": jax.__version__}
 
 
+def products_alone(batch: int, steps: int, hidden: list[int], precision: bool = False) -> tuple[Any, dict[str, Any]]:
+    """Factory (in a Keras worker): the matrix products of K settling steps with nothing else but the
+    error subtractions and state additions that chain them (no activations, no leak, no update):
+    per step a prediction through W and an error message through Wᵀ per layer — the products
+    GNCN-t1, PCX and fabricpc all do — and with ``precision`` also PDH's Σ⁻¹e at layers 1 … L−1.
+    A lower bound on any float32 implementation of that math on this CPU's matrix products."""
+    import numpy as np
+    from _backend import compiled
+    from keras import ops
+
+    from topdown_zoo.models import loops
+
+    dims = _dims(hidden)
+    rng = np.random.default_rng(0)
+    weights = [ops.convert_to_tensor(rng.normal(0, 0.05, (dims[l + 1], dims[l])).astype("float32"))
+               for l in range(len(hidden))]
+    transposed = [ops.transpose(w) for w in weights]
+    sigmas = [ops.convert_to_tensor(np.eye(d, dtype="float32")) for d in hidden[:-1]] if precision else []
+    x = ops.convert_to_tensor(_binary(batch))
+
+    def settle(x: Any) -> Any:
+        def body(_: Any, states: tuple[Any, ...]) -> tuple[Any, ...]:
+            below = [x, *states]
+            errs = []
+            for l in range(len(hidden)):
+                err = below[l] - ops.matmul(below[l + 1], weights[l])
+                if precision and 0 < l:
+                    err = ops.matmul(err, sigmas[l - 1])
+                errs.append(err)
+            return tuple(states[l] + 0.1 * (ops.matmul(errs[l], transposed[l]) - (errs[l + 1] if l + 1 < len(hidden) else 0.0))
+                         for l in range(len(hidden)))
+        return loops.fori_loop(0, steps, body, tuple(ops.zeros((batch, d)) for d in hidden))
+
+    call = compiled(settle)
+    flops = batch * steps * (4 * sum(dims[l] * dims[l + 1] for l in range(len(hidden)))
+                             + (2 * sum(d * d for d in hidden[:-1]) if precision else 0))
+    return (lambda: call(x)), {"flops": flops}
+
+
 def add_arguments(parser: Any) -> None:
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--steps", type=int, default=50, help="K, inference (settling) steps per update")
@@ -188,7 +231,14 @@ def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
         sides.append(h.Side(label, h.WorkerSpec(label, settings.backend), "ngc_settling:gncn",
                             {"model": f"gncn-{variant}-mnist5k", "kind": "update", "batch": batch, "steps": steps,
                              "hidden": hidden if settings.quick else None}, "`train_on_batch(x)`", batch))
+    for precision in (False, True):
+        label = "PDH's products alone" if precision else "t1's products alone"
+        sides.append(h.Side(label, h.WorkerSpec(label.replace(" ", "-").replace("'", ""), settings.backend),
+                            "peers:products_alone", {**peer, "precision": precision},
+                            "a lower bound: K steps of the matrix products only", batch))
     ratios = [(ours, p) for ours in ("GNCN-t1 (ours)", "GNCN-PDH (ours)") for p in ("PCX", "fabricpc")]
+    ratios += [("t1's products alone", "PCX"), ("t1's products alone", "fabricpc"), ("PDH's products alone", "PCX"),
+               ("GNCN-t1 (ours)", "t1's products alone"), ("GNCN-PDH (ours)", "PDH's products alone")]
     what = (f"one training update, {'-'.join(map(str, _dims(hidden)))} generative network, K = {steps} inference steps, batch "
             f"{batch} binary images, Adam(1e-3), results read back; ours on Keras/{settings.backend}, the peers on JAX; "
             "excludes building, the first (compiling) calls and data preparation")

@@ -120,3 +120,29 @@ def test_a_process_outside_the_benchmark_is_seen_as_another_process():
     assert share is not None and share > 0.5 / (os.cpu_count() or 1)
     m = h.machine((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), others=share)
     assert "other processes used" in h.machine_line(m, "python x.py")
+
+
+@pytest.mark.parametrize("precision", [False, True])
+def test_products_alone_bound_does_every_counted_product_and_nothing_is_pruned(precision):
+    """peers.py's lower bound: its states equal a NumPy hand unrolling of the same products, and
+    its FLOP count is the predictions + error messages (+ PDH's Σ⁻¹e) of every step."""
+    import numpy as np
+
+    import peers
+
+    batch, steps, hidden = 4, 3, [6, 5, 3]
+    call, facts = peers.products_alone(batch, steps, hidden, precision=precision)
+    got = call()
+    dims = [784, *hidden]
+    rng = np.random.default_rng(0)
+    w = [rng.normal(0, 0.05, (dims[l + 1], dims[l])).astype("float32") for l in range(3)]
+    x = peers._binary(batch).astype("float64")
+    z = [np.zeros((batch, d)) for d in hidden]
+    for _ in range(steps):  # Σ = I in the bound: Σ⁻¹e = e, the product is still done
+        below = [x, *z]
+        e = [below[l] - below[l + 1] @ w[l] for l in range(3)]
+        z = [z[l] + 0.1 * (e[l] @ w[l].T - (e[l + 1] if l < 2 else 0.0)) for l in range(3)]
+    for g, want in zip(got, z):
+        np.testing.assert_allclose(np.asarray(g), want, rtol=1e-4, atol=1e-5)
+    per_step = 4 * (784 * 6 + 6 * 5 + 5 * 3) + (2 * (36 + 25) if precision else 0)
+    assert facts["flops"] == batch * steps * per_step

@@ -168,20 +168,30 @@ class GNCN(RuleTraining, ZooModel):
             errs.append(diff)
         return zbar, errs
 
-    def state_update(self, zs: Sequence[Any], errs: Sequence[Any]) -> list[Any]:
-        """Eq. 3 / appendix step 3 for every latent layer, from the current error neurons."""
+    def error_synapses_matrices(self) -> list[Any]:
+        """Eˡ for ℓ = 0 … L−1 in the compute dtype: the learned E (eq. 19) or Wᵀ (tied). Settling
+        takes them once, not once per step: the weights do not change while the states settle."""
+        if self.error_synapses == "learned":
+            return [self._param(e) for e in self.E]
+        return [ops.transpose(self._param(w)) for w in self.W]
+
+    def state_update(self, zs: Sequence[Any], errs: Sequence[Any], feedback: Sequence[Any] | None = None) -> list[Any]:
+        """Eq. 3 / appendix step 3 for every latent layer, from the current error neurons.
+        ``feedback``: :meth:`error_synapses_matrices` (taken here when not given). The leak is folded
+        in: z + β(dz − γz) = (1 − βγ) z + β dz, one multiply fewer per element."""
+        feedback = self.error_synapses_matrices() if feedback is None else feedback
+        keep = 1.0 - self.beta * self.leak
         new = []
         L = len(self.hidden)
         for l in range(1, L + 1):
             z = zs[l - 1]
-            e_below = errs[l - 1]
-            up = ops.matmul(e_below, self._param(self.E[l - 1])) if self.error_synapses == "learned" \
-                else ops.matmul(e_below, ops.transpose(self._param(self.W[l - 1])))
-            dz = up - (errs[l] if l < L else 0.0)
+            dz = ops.matmul(errs[l - 1], feedback[l - 1])
+            if l < L:
+                dz = dz - errs[l]
             if self.lateral:
                 # − φ(z) V, V = α_h M ⊗ (1 − I) − α_e I (appendix 4.6), by group sums (lateral.py)
                 dz = dz - lateral_drive(self.phi(z), self.group_size, self.alpha_e, self.alpha_h)
-            new.append(z + self.beta * (dz - self.leak * z))
+            new.append(keep * z + self.beta * dz)
         return new
 
     def _init_states(self, x: Any) -> list[Any]:
@@ -189,10 +199,12 @@ class GNCN(RuleTraining, ZooModel):
         return [ops.zeros((b, h), dtype=x.dtype) for h in self.hidden]
 
     def _body(self, x: Any, mask: Any, precisions: Sequence[Any]) -> Callable[[Any, tuple[Any, ...]], tuple[Any, ...]]:
+        feedback = self.error_synapses_matrices()
+
         def body(_: Any, carry: tuple[Any, ...]) -> tuple[Any, ...]:
             z0, zs = carry[0], list(carry[1:])
             _, errs = self.predict_and_errors(z0, zs, precisions)
-            zs = self.state_update(zs, errs)
+            zs = self.state_update(zs, errs, feedback)
             if mask is not None:  # eq. 4: only the missing pixels move, towards the prediction
                 z0 = x * mask + (z0 - self.beta * errs[0]) * (1.0 - mask)
             return (z0, *zs)
