@@ -407,3 +407,47 @@ def test_export_from_a_model_made_on_another_backend(backend, formats, tmp_path)
         assert compare(want, run_artifact(path, fmt, {"input": data["input"]}), 1e-4) <= 1e-4
     meta = json.loads(onnx.load(targets[0][1]).metadata_props[0].value)
     assert meta["keras_backend"] == backend and meta["model"] == "cbl-cnn-mnist5k" and meta["iterations"] == 2
+
+
+# ------------------------------------------------------------------------------ clean graphs
+def _transpose_pair_model():
+    """x → Transpose(NHWC→NCHW) → Transpose(NCHW→NHWC) → Relu: the pair cancels."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Transpose", ["x"], ["t1"], perm=[0, 3, 1, 2]),
+             helper.make_node("Transpose", ["t1"], ["t2"], perm=[0, 2, 3, 1]),
+             helper.make_node("Relu", ["t2"], ["y"])]
+    graph = helper.make_graph(nodes, "pair", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4, 4, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4, 4, 2])])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "topdown_zoo", "{}"
+    return proto
+
+
+def test_basic_optimized_cancels_a_transpose_pair_and_keeps_outputs_and_metadata():
+    import onnxruntime as ort
+
+    from topdown_zoo.exporting.onnx_graph import basic_optimized
+
+    proto = _transpose_pair_model()
+    optimized, removed = basic_optimized(proto)
+    assert removed == 2 and [n.op_type for n in optimized.graph.node] == ["Relu"]
+    assert [(e.key, e.value) for e in optimized.metadata_props] == [("topdown_zoo", "{}")]
+    x = np.random.default_rng(0).normal(size=(3, 4, 4, 2)).astype("float32")
+    run = [ort.InferenceSession(p.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+           for p in (proto, optimized)]
+    np.testing.assert_array_equal(run[0], run[1])
+    again, removed_again = basic_optimized(optimized)
+    assert removed_again == 0 and again is optimized  # nothing left to remove: the graph is kept as it is
+
+
+def test_butd_and_blt_exports_carry_no_layout_transpose_pairs_or_tiles(tmp_path):
+    """BU-TD's gates left 13 layout transposes in tf2onnx's graph (2 remain: the input's and the
+    output's); BLT's top-down upsampling is one Resize, not tiles, casts and transposes."""
+    for name, most_transposes in (("butd-multimnist5k", 2), ("blt-digitdebris-mnist5k", 1)):
+        path = tz.export(tz.create(name), tmp_path / f"{name}.onnx")  # the export's parity check runs
+        ops = _op_types(onnx.load(str(path)).graph)
+        assert ops.count("Transpose") <= most_transposes, (name, ops.count("Transpose"))
+        assert "Tile" not in ops
+    assert ops.count("Resize") == 3  # BLT: one per top-down connection

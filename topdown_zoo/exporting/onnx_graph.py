@@ -149,3 +149,51 @@ def _rename_inner(graph: Any, rename: dict[str, str]) -> None:
         for attr in node.attribute:
             if attr.g is not None and attr.g.ByteSize():
                 _rename_inner(attr.g, rename)
+
+
+def basic_optimized(proto: Any) -> tuple[Any, int]:
+    """``proto`` after ONNX Runtime's basic, provider-independent graph optimizations (constant
+    folding, cancelling transpose pairs, removing redundant nodes), kept only if the result is still
+    plain ONNX (default-domain operators) that passes the checker. tf2onnx leaves a pair of layout
+    transposes around every NHWC-only op it could not push through (BU-TD's gates: 13 transposes,
+    2 after this pass); other runtimes than ONNX Runtime would run them. Returns the graph and the
+    number of nodes removed (0: ``proto`` itself, unchanged)."""
+    import tempfile
+    from pathlib import Path
+
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="topdown_zoo_onnx_") as tmp:
+        source, target = Path(tmp) / "exported.onnx", Path(tmp) / "optimized.onnx"
+        onnx.save(proto, str(source))
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(target)
+        options.log_severity_level = 3  # its "unused initializer" warnings are about tf2onnx's leftovers
+        try:
+            ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+            optimized = onnx.load(str(target))
+            onnx.checker.check_model(optimized)
+        except Exception:  # noqa: BLE001 - an optimization ONNX Runtime cannot do leaves the graph as it is
+            return proto, 0
+    if any(node.domain not in ("", "ai.onnx") for node in _all_nodes(optimized.graph)):
+        return proto, 0
+    removed = len(list(_all_nodes(proto.graph))) - len(list(_all_nodes(optimized.graph)))
+    if removed <= 0:
+        return proto, 0
+    del optimized.metadata_props[:]
+    optimized.metadata_props.extend(proto.metadata_props)
+    optimized.producer_name, optimized.producer_version = proto.producer_name, proto.producer_version
+    return optimized, removed
+
+
+def _all_nodes(graph: Any) -> Any:
+    """Every node of ``graph``, Loop / If bodies included."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.g is not None and attr.g.ByteSize():
+                yield from _all_nodes(attr.g)
+            for g in attr.graphs:
+                yield from _all_nodes(g)

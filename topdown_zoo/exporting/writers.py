@@ -16,6 +16,7 @@ from typing import Any
 from topdown_zoo import atomic
 from topdown_zoo.errors import BackendError, ExportError
 from topdown_zoo.exporting.onnx_graph import (
+    basic_optimized,
     bind_captured_constants,
     fix_negative_conv_transpose_pads,
     name_outputs,
@@ -129,6 +130,7 @@ def _write_onnx(model: Any, forward: Callable[..., Any], signature: InputSignatu
             f"tf2onnx left tensors of {metadata['model']} unconnected (graph inputs {', '.join(stray)}) that are "
             "neither the model's inputs nor constants it captures; use format='saved_model'"
         )
+    proto, _ = basic_optimized(proto)  # layout transpose pairs cancelled, constants folded
     onnx.save(proto, str(path))
 
 

@@ -122,3 +122,15 @@ def test_conv_lstm_does_not_bypass():
     out, _ = cell(u)
     assert np.abs(to_np(out) - u).max() > 0.1
     assert np.abs(to_np(out)).max() < 1.0  # σ(o)·tanh(c) is bounded
+
+
+@pytest.mark.parametrize("factor,height,width", [(2, 14, 14), (2, 13, 11), (3, 12, 10), (1, 4, 3)])
+def test_upsample_to_repeats_every_pixel_factor_times_then_crops(factor, height, width):
+    """BLT's top-down upsampling (an image resize since it exports as one ONNX Resize) equals
+    repeating every row and column ``factor`` times and cropping, on every backend."""
+    from topdown_zoo.models.convrnn.base import upsample_to
+
+    h = RNG.normal(size=(2, 5, 4, 3)).astype("float32")
+    want = np.repeat(np.repeat(h, factor, axis=1), factor, axis=2)[:, :height, :width, :]
+    got = to_np(upsample_to(keras.ops.convert_to_tensor(h), factor, height, width))
+    np.testing.assert_array_equal(got, want)

@@ -133,7 +133,10 @@ class AnytimeClassifier(StepLossTraining, ZooModel):
 
 def upsample_to(h: Any, factor: int, height: int, width: int) -> Any:
     """Nearest-neighbour upsampling by ``factor`` then a static crop to (height, width): works for
-    odd sizes (unlike UpSampling2D feedback) and exports as plain ops."""
+    odd sizes (unlike UpSampling2D feedback). Done as an image resize (each output pixel copies
+    input pixel ⌊i / factor⌋, the same values as repeating every row and column ``factor`` times),
+    which exports as one ONNX ``Resize`` instead of tiles, casts and layout transposes."""
     if factor > 1:
-        h = ops.repeat(ops.repeat(h, factor, axis=1), factor, axis=2)
+        size = (int(h.shape[1]) * factor, int(h.shape[2]) * factor)
+        h = ops.image.resize(h, size, interpolation="nearest", data_format="channels_last")
     return h[:, :height, :width, :]

@@ -177,10 +177,8 @@ class GNCN(RuleTraining, ZooModel):
 
     def state_update(self, zs: Sequence[Any], errs: Sequence[Any], feedback: Sequence[Any] | None = None) -> list[Any]:
         """Eq. 3 / appendix step 3 for every latent layer, from the current error neurons.
-        ``feedback``: :meth:`error_synapses_matrices` (taken here when not given). The leak is folded
-        in: z + β(dz − γz) = (1 − βγ) z + β dz, one multiply fewer per element."""
+        ``feedback``: :meth:`error_synapses_matrices` (taken here when not given)."""
         feedback = self.error_synapses_matrices() if feedback is None else feedback
-        keep = 1.0 - self.beta * self.leak
         new = []
         L = len(self.hidden)
         for l in range(1, L + 1):
@@ -191,7 +189,7 @@ class GNCN(RuleTraining, ZooModel):
             if self.lateral:
                 # − φ(z) V, V = α_h M ⊗ (1 − I) − α_e I (appendix 4.6), by group sums (lateral.py)
                 dz = dz - lateral_drive(self.phi(z), self.group_size, self.alpha_e, self.alpha_h)
-            new.append(keep * z + self.beta * dz)
+            new.append(z + self.beta * (dz - self.leak * z))
         return new
 
     def _init_states(self, x: Any) -> list[Any]:
