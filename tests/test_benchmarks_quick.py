@@ -127,7 +127,6 @@ def test_products_alone_bound_does_every_counted_product_and_nothing_is_pruned(p
     """peers.py's lower bound: its states equal a NumPy hand unrolling of the same products, and
     its FLOP count is the predictions + error messages (+ PDH's Σ⁻¹e) of every step."""
     import numpy as np
-
     import peers
 
     batch, steps, hidden = 4, 3, [6, 5, 3]
@@ -146,3 +145,12 @@ def test_products_alone_bound_does_every_counted_product_and_nothing_is_pruned(p
         np.testing.assert_allclose(np.asarray(g), want, rtol=1e-4, atol=1e-5)
     per_step = 4 * (784 * 6 + 6 * 5 + 5 * 3) + (2 * (36 + 25) if precision else 0)
     assert facts["flops"] == batch * steps * per_step
+
+
+def test_onnx_profile_splits_kernel_time_by_operator_type():
+    import onnx_profile
+
+    result = onnx_profile.profile("standard-cnn-mnist5k", batch=2, threads=1, calls=2, loops="unrolled")
+    assert "Conv" in result["ops"] and sum(result["ops"].values()) == pytest.approx(1.0)
+    assert result["run_ms"] > 0
+    assert "| Conv |" in onnx_profile.table("standard-cnn-mnist5k", result)

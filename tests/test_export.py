@@ -451,3 +451,6 @@ def test_butd_and_blt_exports_carry_no_layout_transpose_pairs_or_tiles(tmp_path)
         assert ops.count("Transpose") <= most_transposes, (name, ops.count("Transpose"))
         assert "Tile" not in ops
     assert ops.count("Resize") == 3  # BLT: one per top-down connection
+    modes = {onnx.helper.get_attribute_value(a) for n in onnx.load(str(path)).graph.node if n.op_type == "Resize"
+             for a in n.attribute if a.name == "coordinate_transformation_mode"}
+    assert modes == {b"asymmetric"}  # not the deprecated tf_half_pixel_for_nn (equal picks for a factor of 2)

@@ -197,3 +197,34 @@ def _all_nodes(graph: Any) -> Any:
                 yield from _all_nodes(attr.g)
             for g in attr.graphs:
                 yield from _all_nodes(g)
+
+
+def standard_nearest_resize(graph: Any) -> int:
+    """tf2onnx writes TensorFlow's nearest-neighbour resize as ``Resize`` with
+    ``coordinate_transformation_mode="tf_half_pixel_for_nn"``, deprecated since opset 13 (ONNX Runtime
+    warns on every session). For a whole-number upscale factor f it picks input ⌊(i + ½) / f⌋ = ⌊i / f⌋,
+    exactly what ``"asymmetric"`` with ``nearest_mode="floor"`` picks: rewrite such nodes (constant
+    integer ``scales``; Loop / If bodies included). Returns the number rewritten."""
+    import onnx
+    from onnx import numpy_helper
+
+    scales = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    rewritten = 0
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                rewritten += standard_nearest_resize(attr.g)
+            for g in attr.graphs:
+                rewritten += standard_nearest_resize(g)
+        if node.op_type != "Resize" or len(node.input) < 3 or node.input[2] not in scales:
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        factor = scales[node.input[2]]
+        if (attrs.get("mode") is None or attrs["mode"].s != b"nearest" or attrs.get("nearest_mode") is None
+                or attrs["nearest_mode"].s != b"floor" or attrs.get("coordinate_transformation_mode") is None
+                or attrs["coordinate_transformation_mode"].s != b"tf_half_pixel_for_nn"
+                or factor.size == 0 or np.any(factor < 1) or np.any(factor != np.round(factor))):
+            continue
+        attrs["coordinate_transformation_mode"].s = b"asymmetric"
+        rewritten += 1
+    return rewritten

@@ -21,6 +21,7 @@ from topdown_zoo.exporting.onnx_graph import (
     fix_negative_conv_transpose_pads,
     name_outputs,
     onnx_opset,
+    standard_nearest_resize,
 )
 from topdown_zoo.exporting.signature import InputSignature, forward_fn
 
@@ -130,6 +131,7 @@ def _write_onnx(model: Any, forward: Callable[..., Any], signature: InputSignatu
             f"tf2onnx left tensors of {metadata['model']} unconnected (graph inputs {', '.join(stray)}) that are "
             "neither the model's inputs nor constants it captures; use format='saved_model'"
         )
+    standard_nearest_resize(proto.graph)
     proto, _ = basic_optimized(proto)  # layout transpose pairs cancelled, constants folded
     onnx.save(proto, str(path))
 
