@@ -2,15 +2,15 @@
 
     python benchmarks/export_latency.py [--models shipped | NAME ...] [--batch 64] [--iterations T] [common options]
 
-Per model three worker processes (``benchmarks/_harness.py``), all pinned to the same CPUs:
+Per model four worker processes (``benchmarks/_harness.py``), all pinned to the same CPUs:
 Keras (``model(x, training=False)`` compiled for the backend as in ``benchmarks/_backend.py``:
-``tf.function`` / ``jax.jit`` / eager PyTorch without gradients), ONNX Runtime with default
-``SessionOptions()`` (every core, threads spinning while they wait), and ONNX Runtime tuned:
-``intra_op_num_threads = --threads``, ``inter_op_num_threads = 1``, sequential execution and
-``session.intra_op.allow_spinning = 0``. The Keras worker builds the model (``tz.create``: random
-weights, speed does not depend on them), exports it with ``tz.export`` (its parity check) and
-saves its inputs and outputs; each ONNX Runtime worker loads the file and checks its own output
-against them (max |ORT − Keras| in the facts). ONNX Runtime throughput / Keras throughput is
+``tf.function`` / ``jax.jit`` / eager PyTorch without gradients) and three ONNX Runtime sessions:
+default ``SessionOptions()``; *served*, the options ``examples/serve_onnx.py`` serves with
+(``intra_op_num_threads = --threads``, ``inter_op_num_threads = 1``, sequential execution, idle
+threads spinning); and *tuned*, the same with ``session.intra_op.allow_spinning = 0``. The Keras
+worker builds the model (``tz.create``: random weights, speed does not depend on them), exports it
+with ``tz.export`` (its parity check) and saves its inputs and outputs; each ONNX Runtime worker
+loads the file and checks its own output against them (max |ORT − Keras| in the facts). ONNX Runtime throughput / Keras throughput is
 1 / the time ratio (the issue's goal: ≥ 1.2, i.e. a time ratio ≤ 0.83).
 """
 from __future__ import annotations
@@ -67,18 +67,36 @@ def keras_call(model: str, batch: int, workdir: str, iterations: int | None = No
     return (lambda: forward(*tensors)), {**facts(net), "onnx_bytes": path.stat().st_size}
 
 
-def ort_call(workdir: str, batch: int, tuned: bool) -> tuple[Any, dict[str, Any]]:
-    """Factory (ONNX Runtime worker): a session on the exported file, default or tuned options."""
+SESSIONS = {
+    "default": "SessionOptions()",
+    "served": "as examples/serve_onnx.py serves: {threads} intra-op threads, inter-op 1, sequential, spinning",
+    "tuned": "{threads} intra-op threads, inter-op 1, no spinning",
+}
+
+
+def session_options(kind: str) -> Any:
+    """ONNX Runtime session options of a side: ``default`` (``SessionOptions()``), ``served``
+    (``examples/serve_onnx.py``'s own ``session_options``, loaded from its file) or ``tuned``
+    (the same with idle threads sleeping instead of spinning)."""
+    if kind == "default":
+        return None
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("serve_onnx", Path(__file__).resolve().parents[1] / "examples" / "serve_onnx.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError("examples/serve_onnx.py not found")
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
+    return serve.session_options(h.threads(), spinning=kind == "served")
+
+
+def ort_call(workdir: str, batch: int, session: str = "default") -> tuple[Any, dict[str, Any]]:
+    """Factory (ONNX Runtime worker): a session on the exported file with the options of ``session``
+    (a key of :data:`SESSIONS`)."""
     import numpy as np
     import onnxruntime as ort
 
-    options = None
-    if tuned:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = h.threads()
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options = session_options(session)
     session = ort.InferenceSession(str(Path(workdir) / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"])
     with np.load(Path(workdir) / f"batch{batch}.npz") as data:
         feed = {name: data[name] for name in data.files}
@@ -114,18 +132,15 @@ def comparisons(args: Any, settings: h.Settings) -> list[h.Comparison]:
         tmp = tempfile.TemporaryDirectory(prefix="bench-export-")
         _TMP.append(tmp)  # removed when this process exits
         keras_w = h.WorkerSpec(f"{name}-keras", settings.backend)
-        default_w, tuned_w = h.WorkerSpec(f"{name}-ort-default", None), h.WorkerSpec(f"{name}-ort-tuned", None)
         sides = []
         for b in sorted({1, batch}):
-            sides += [h.Side(f"Keras b{b}", keras_w, "export_latency:keras_call",
-                             {"model": name, "batch": b, "workdir": tmp.name, "iterations": args.iterations,
-                              "loops": args.loops}, items=b),
-                      h.Side(f"ORT default b{b}", default_w, "export_latency:ort_call",
-                             {"workdir": tmp.name, "batch": b, "tuned": False}, "SessionOptions()", b),
-                      h.Side(f"ORT tuned b{b}", tuned_w, "export_latency:ort_call",
-                             {"workdir": tmp.name, "batch": b, "tuned": True},
-                             f"{settings.threads} intra-op threads, inter-op 1, no spinning", b)]
-        ratios = [(f"ORT {c} b{b}", f"Keras b{b}") for b in sorted({1, batch}, reverse=True) for c in ("default", "tuned")]
+            sides.append(h.Side(f"Keras b{b}", keras_w, "export_latency:keras_call",
+                                {"model": name, "batch": b, "workdir": tmp.name, "iterations": args.iterations,
+                                 "loops": args.loops}, items=b))
+            sides += [h.Side(f"ORT {kind} b{b}", h.WorkerSpec(f"{name}-ort-{kind}", None), "export_latency:ort_call",
+                             {"workdir": tmp.name, "batch": b, "session": kind},
+                             SESSIONS[kind].format(threads=settings.threads), b) for kind in SESSIONS]
+        ratios = [(f"ORT {kind} b{b}", f"Keras b{b}") for b in sorted({1, batch}, reverse=True) for kind in SESSIONS]
         steps = f" with {args.iterations} steps" if args.iterations is not None else ""
         steps += ", exported with `loops=\"loop\"` (one ONNX Loop)" if args.loops == "loop" else ""
         what = (f"`{name}`{steps}: one inference call on a batch of {batch} (throughput) and of 1 (latency) — Keras's compiled "

@@ -154,3 +154,15 @@ def test_onnx_profile_splits_kernel_time_by_operator_type():
     assert "Conv" in result["ops"] and sum(result["ops"].values()) == pytest.approx(1.0)
     assert result["run_ms"] > 0
     assert "| Conv |" in onnx_profile.table("standard-cnn-mnist5k", result)
+
+
+def test_export_latency_served_session_is_the_serve_examples_own(monkeypatch):
+    """The "served" side times exactly what examples/serve_onnx.py serves with; "tuned" only stops spinning."""
+    import export_latency
+
+    monkeypatch.setenv("BENCH_THREADS", "2")
+    assert export_latency.session_options("default") is None
+    for kind, spinning in (("served", "1"), ("tuned", "0")):
+        options = export_latency.session_options(kind)
+        assert (options.intra_op_num_threads, options.inter_op_num_threads) == (2, 1)
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == spinning
