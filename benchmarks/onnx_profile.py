@@ -38,7 +38,8 @@ def profile(name: str, batch: int, threads: int, calls: int, loops: str) -> dict
     model = tz.create(name)
     with tempfile.TemporaryDirectory(prefix="onnx_profile_") as tmp:
         path = tz.export(model, Path(tmp) / "model.onnx", loops=loops)
-        feeds = InputSignature.infer(model).feed(InputSignature.infer(model).random_inputs(model, batch=batch, seed=0))
+        signature = InputSignature.infer(model)
+        feeds = signature.feed(signature.random_inputs(model, batch=batch, seed=0))
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -58,8 +59,7 @@ def profile(name: str, batch: int, threads: int, calls: int, loops: str) -> dict
         if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
             per_op[event["args"]["op_name"]] += event["dur"]
     total = sum(per_op.values()) or 1
-    return {"ops": {op: dur / total for op, dur in per_op.most_common()}, "run_ms": 1e3 * statistics.median(times),
-            "nodes": sum(1 for e in events if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"))}
+    return {"ops": {op: dur / total for op, dur in per_op.most_common()}, "run_ms": 1e3 * statistics.median(times)}
 
 
 def table(name: str, result: dict[str, Any], top: int = 8) -> str:

@@ -179,7 +179,7 @@ def basic_optimized(proto: Any) -> tuple[Any, int]:
             return proto, 0
     if any(node.domain not in ("", "ai.onnx") for node in _all_nodes(optimized.graph)):
         return proto, 0
-    removed = len(list(_all_nodes(proto.graph))) - len(list(_all_nodes(optimized.graph)))
+    removed = sum(1 for _ in _all_nodes(proto.graph)) - sum(1 for _ in _all_nodes(optimized.graph))
     if removed <= 0:
         return proto, 0
     del optimized.metadata_props[:]
@@ -188,15 +188,21 @@ def basic_optimized(proto: Any) -> tuple[Any, int]:
     return optimized, removed
 
 
-def _all_nodes(graph: Any) -> Any:
-    """Every node of ``graph``, Loop / If bodies included."""
+def _all_graphs(graph: Any) -> Any:
+    """``graph`` and every graph nested in it (Loop / If / Scan bodies), outermost first."""
+    yield graph
     for node in graph.node:
-        yield node
         for attr in node.attribute:
             if attr.g is not None and attr.g.ByteSize():
-                yield from _all_nodes(attr.g)
+                yield from _all_graphs(attr.g)
             for g in attr.graphs:
-                yield from _all_nodes(g)
+                yield from _all_graphs(g)
+
+
+def _all_nodes(graph: Any) -> Any:
+    """Every node of ``graph``, Loop / If bodies included."""
+    for g in _all_graphs(graph):
+        yield from g.node
 
 
 def standard_nearest_resize(graph: Any) -> int:
@@ -205,26 +211,21 @@ def standard_nearest_resize(graph: Any) -> int:
     warns on every session). For a whole-number upscale factor f it picks input ⌊(i + ½) / f⌋ = ⌊i / f⌋,
     exactly what ``"asymmetric"`` with ``nearest_mode="floor"`` picks: rewrite such nodes (constant
     integer ``scales``; Loop / If bodies included). Returns the number rewritten."""
-    import onnx
-    from onnx import numpy_helper
+    from onnx import helper, numpy_helper
 
-    scales = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     rewritten = 0
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                rewritten += standard_nearest_resize(attr.g)
-            for g in attr.graphs:
-                rewritten += standard_nearest_resize(g)
-        if node.op_type != "Resize" or len(node.input) < 3 or node.input[2] not in scales:
-            continue
-        attrs = {a.name: a for a in node.attribute}
-        factor = scales[node.input[2]]
-        if (attrs.get("mode") is None or attrs["mode"].s != b"nearest" or attrs.get("nearest_mode") is None
-                or attrs["nearest_mode"].s != b"floor" or attrs.get("coordinate_transformation_mode") is None
-                or attrs["coordinate_transformation_mode"].s != b"tf_half_pixel_for_nn"
-                or factor.size == 0 or np.any(factor < 1) or np.any(factor != np.round(factor))):
-            continue
-        attrs["coordinate_transformation_mode"].s = b"asymmetric"
-        rewritten += 1
+    for g in _all_graphs(graph):
+        scales = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+        for node in g.node:
+            if node.op_type != "Resize" or len(node.input) < 3 or node.input[2] not in scales:
+                continue
+            attrs = {a.name: a for a in node.attribute}
+            modes = tuple(helper.get_attribute_value(attrs[k]) if k in attrs else None
+                          for k in ("mode", "nearest_mode", "coordinate_transformation_mode"))
+            factor = scales[node.input[2]]
+            if (modes != (b"nearest", b"floor", b"tf_half_pixel_for_nn") or factor.size == 0
+                    or np.any(factor < 1) or np.any(factor != np.round(factor))):
+                continue
+            attrs["coordinate_transformation_mode"].s = b"asymmetric"
+            rewritten += 1
     return rewritten

@@ -68,7 +68,7 @@ def write_artifact(model: Any, signature: InputSignature, outputs: str, fmt: str
     if keras.backend.backend() != "tensorflow":
         raise BackendError(f"writing a {fmt} artifact needs the tensorflow Keras backend, this process runs "
                            f"{keras.backend.backend()}; use topdown_zoo.export(), which runs it in a subprocess")
-    forward = forward_fn(model, signature, outputs, loops=metadata.get("loops", "loop"))
+    forward = forward_fn(model, signature, outputs, loops=metadata["loops"])
     if fmt == "onnx":
         _write_onnx(model, forward, signature, path, opset, metadata)
     else:
