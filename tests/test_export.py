@@ -443,8 +443,8 @@ def test_basic_optimized_cancels_a_transpose_pair_and_keeps_outputs_and_metadata
 
 
 def test_butd_and_blt_exports_carry_no_layout_transpose_pairs_or_tiles(tmp_path):
-    """BU-TD's gates left 13 layout transposes in tf2onnx's graph (2 remain: the input's and the
-    output's); BLT's top-down upsampling is one Resize, not tiles, casts and transposes."""
+    """BU-TD's gates left layout transpose pairs in tf2onnx's graph (2 transposes remain: the input's
+    and the output's); BLT's top-down upsampling is one Resize, not tiles, casts and transposes."""
     for name, most_transposes in (("butd-multimnist5k", 2), ("blt-digitdebris-mnist5k", 1)):
         path = tz.export(tz.create(name), tmp_path / f"{name}.onnx")  # the export's parity check runs
         ops = _op_types(onnx.load(str(path)).graph)

@@ -155,8 +155,8 @@ def basic_optimized(proto: Any) -> tuple[Any, int]:
     """``proto`` after ONNX Runtime's basic, provider-independent graph optimizations (constant
     folding, cancelling transpose pairs, removing redundant nodes), kept only if the result is still
     plain ONNX (default-domain operators) that passes the checker. tf2onnx leaves a pair of layout
-    transposes around every NHWC-only op it could not push through (BU-TD's gates: 13 transposes,
-    2 after this pass); other runtimes than ONNX Runtime would run them. Returns the graph and the
+    transposes around every NHWC-only op it could not push through (BU-TD's gates; 2 transposes
+    remain after this pass, the input's and the output's); other runtimes than ONNX Runtime would run them. Returns the graph and the
     number of nodes removed (0: ``proto`` itself, unchanged)."""
     import tempfile
     from pathlib import Path
